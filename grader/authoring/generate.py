@@ -1,0 +1,233 @@
+"""`python -m grader generate`: test_cases/ and student_template/ from reference/ and the config.
+
+Steps, in order:
+1. load and validate assignment.toml, and check that its hidden cases exist;
+2. render the student template (the recorded interface is read from it);
+3. for every case: draw the inputs with the case's seed, run the reference on
+   them through the same call path the worker uses, and run every catalog
+   mistake of the function, keeping the outputs of those that differ;
+4. write one .npz per case and a manifest with every file's SHA-256.
+`--check` does steps 1-3 in memory and compares with the files on disk, byte for byte.
+"""
+import types
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..cases import FORMAT, MANIFEST, case_arrays, file_stem, manifest_bytes, npz_bytes, CaseData
+from ..compare import init_problems, outputs_match
+from ..config import ConfigError, load_config, split_points
+from ..interface import BY_NAME, FUNCTIONS, output_group
+from ..worker import perform
+from . import casespecs, template
+
+TEMPLATE_DIR = "student_template"
+CASES_DIR = "test_cases"
+
+
+@dataclass
+class Generated:
+    files: dict          # relative path -> bytes, under the project root
+    case_count: int
+    mistake_count: int
+
+
+def generate(project=".", config_path=None):
+    """Render every generated file in memory: {relative path: bytes}."""
+    # Deferred: reference/ is instructor code, never shipped with the grader runtime.
+    from reference import fc_net, layers, mistakes
+
+    project = Path(project)
+    config = load_config(config_path or project / "assignment.toml")
+    specs = casespecs.CASES
+    known = {spec.id for spec in specs}
+    for case_id in config.cases.hidden:
+        if case_id not in known:
+            raise ConfigError(f"{config.path}: cases.hidden names unknown case {case_id!r}; "
+                              f"the cases are listed by `python -m grader generate --list`")
+    files = {}
+    template_files = template.render_template(project / "reference", config.assignment.tie_rule)
+    for name, text in template_files.items():
+        files[f"{TEMPLATE_DIR}/{name}"] = text.encode("utf-8")
+
+    catalog = mistakes.catalog(config.assignment.tie_rule)
+    reference = {"layers": _with_tie_rule(layers, config.assignment.tie_rule), "fc_net": fc_net}
+    cases, mistake_table = [], {}
+    functions = []
+    for f_index, spec in enumerate(FUNCTIONS, start=1):
+        function_specs = [s for s in specs if s.function == spec.name]
+        points = split_points(config.points[spec.name], [1] * len(function_specs))
+        function_mistakes = [m for m in catalog if m.function == spec.name]
+        for m in function_mistakes:
+            mistake_table[f"{m.function}/{m.slug}"] = {"function": m.function, "title": m.title,
+                                                       "hint": m.hint, "tie_rule": m.tie_rule}
+        functions.append({"name": spec.name, "module": spec.module, "points": config.points[spec.name],
+                          "number": str(f_index), "forward": spec.forward,
+                          "outputs": config.output_weights[spec.name]})
+        for c_index, (case_spec, case_points) in enumerate(zip(function_specs, points), start=1):
+            case, arrays = _build_case(case_spec, case_points, f"{f_index}.{c_index}", config,
+                                       reference, function_mistakes, fc_net)
+            files[f"{CASES_DIR}/{case['file']}"] = npz_bytes(arrays)
+            cases.append(case)
+
+    manifest = {
+        "format": FORMAT,
+        "generator": f"backprop-autograder {__version__}",
+        "config_sha256": config.sha256,
+        "assignment": {"title": config.assignment.title, "tie_rule": config.assignment.tie_rule,
+                       "total_points": config.assignment.total_points},
+        "settings": {
+            "case_timeout": config.limits.case_timeout,
+            "import_timeout": config.limits.import_timeout,
+            "total_budget": config.limits.total_budget,
+            "worker_memory_mb": config.limits.worker_memory_mb,
+            "output_limit_kb": config.limits.output_limit_kb,
+            "tolerance_floor": config.tolerance.floor,
+            "init_std_tolerance": config.tolerance.init_std,
+            "forbidden_imports": list(config.imports.forbidden),
+            "on_forbidden": config.imports.on_forbidden,
+            "hidden_visibility": config.cases.hidden_visibility,
+        },
+        "interface": template.signatures(template_files),
+        "functions": functions,
+        "mistakes": mistake_table,
+        "cases": cases,
+    }
+    manifest["files"] = {path[len(CASES_DIR) + 1:]: _sha256(data)
+                         for path, data in sorted(files.items()) if path.startswith(CASES_DIR + "/")}
+    files[f"{CASES_DIR}/{MANIFEST}"] = manifest_bytes(manifest)
+    return Generated(files, len(cases), sum(len(c["mistakes"]) for c in cases))
+
+
+def _with_tie_rule(layers, rule):
+    """The reference layers, with max_pool_backward bound to the assignment's tie rule."""
+    module = types.SimpleNamespace(**{k: getattr(layers, k) for k in dir(layers) if not k.startswith("__")})
+    module.max_pool_backward = lambda dout, cache: layers.max_pool_backward(dout, cache, ties=rule)
+    return module
+
+
+def _seed(base, case_id):
+    return (base * 1_000_003 + zlib.crc32(case_id.encode("utf-8"))) % (2**32)
+
+
+def _build_case(case_spec, points, number, config, reference, function_mistakes, fc_net):
+    spec = BY_NAME[case_spec.function]
+    rng = np.random.RandomState(_seed(config.assignment.seed, case_spec.id))
+    inputs = case_spec.build(rng)
+    call = dict(inputs.call)
+    if call["op"] == "call":
+        call["function"] = spec.name
+        if call["returns"] is None:
+            call["returns"] = spec.returns
+    expected = dict(perform(call, inputs.arrays, reference, []))
+    expected = {name: np.asarray(value) for name, value in expected.items()}
+    tolerance = config.tolerance_for(spec.name)
+
+    stored = {}
+    for mistake in function_mistakes:
+        variant = _variant_modules(reference, mistake, fc_net)
+        try:
+            with np.errstate(all="ignore"):
+                outputs = {k: np.asarray(v) for k, v in perform(call, inputs.arrays, variant, [])}
+        except Exception:
+            continue  # a variant that cannot run on this case says nothing about it
+        if _differs(spec.name, expected, outputs, tolerance, inputs.extra, config):
+            stored[mistake.slug] = outputs
+
+    weights = config.output_weights[spec.name]
+    present = [name for name in expected]
+    groups = sorted({output_group(name) for name in present}, key=list(spec.outputs).index)
+    group_points = dict(zip(groups, split_points(points, [weights[g] for g in groups])))
+    output_points = {}
+    for group in groups:
+        members = [name for name in present if output_group(name) == group]
+        output_points.update(zip(members, split_points(group_points[group], [1] * len(members))))
+
+    visibility = "hidden" if case_spec.id in config.cases.hidden else "public"
+    case = {
+        "id": case_spec.id,
+        "function": spec.name,
+        "label": case_spec.label,
+        "description": case_spec.description,
+        "tags": [spec.name, *case_spec.tags],
+        "visibility": visibility,
+        "points": points,
+        "outputs": output_points,
+        "tolerance": tolerance,
+        "file": f"{visibility}/{file_stem(case_spec.id)}.npz",
+        "call": call,
+        "mistakes": sorted(stored),
+        "number": number,
+        "extra": inputs.extra,
+    }
+    data = CaseData(inputs.arrays, expected, stored)
+    return case, case_arrays(data)
+
+
+def _variant_modules(reference, mistake, fc_net):
+    if mistake.function.startswith("FullyConnectedNet"):
+        return {"layers": reference["layers"], "fc_net": types.SimpleNamespace(FullyConnectedNet=mistake.variant)}
+    layers = types.SimpleNamespace(**vars(reference["layers"]))
+    setattr(layers, mistake.function, mistake.variant)
+    return {"layers": layers, "fc_net": fc_net}
+
+
+def _differs(function, expected, outputs, tolerance, extra, config):
+    if function == "FullyConnectedNet.__init__":
+        return bool(init_problems(outputs, expected, extra["weight_scale"], config.tolerance.init_std))
+    return not outputs_match(expected, outputs, tolerance, config.tolerance.floor)
+
+
+def _sha256(data):
+    import hashlib
+    return hashlib.sha256(data).hexdigest()
+
+
+def write(generated, project=".", prune=False):
+    """Write the generated files; returns (changed paths, stale paths).
+
+    Stale files (generated before, no longer produced) are deleted only with prune.
+    """
+    project = Path(project)
+    changed = []
+    for relative, data in sorted(generated.files.items()):
+        path = project / relative
+        if path.is_file() and path.read_bytes() == data:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        changed.append(relative)
+    stale = _stale_files(generated, project)
+    if prune:
+        for relative in stale:
+            (project / relative).unlink()
+    return changed, stale
+
+
+def check(generated, project="."):
+    """Differences between the files on disk and a fresh generation: [(path, problem)]."""
+    project = Path(project)
+    problems = []
+    for relative, data in sorted(generated.files.items()):
+        path = project / relative
+        if not path.is_file():
+            problems.append((relative, "missing"))
+        elif path.read_bytes() != data:
+            problems.append((relative, "differs from a fresh generation"))
+    problems += [(relative, "not produced by the generator") for relative in _stale_files(generated, project)]
+    return problems
+
+
+def _stale_files(generated, project):
+    """Generated-looking files on disk that the generator no longer writes."""
+    stale = []
+    for folder, patterns in ((CASES_DIR, ("*.npz", "*.json")), (TEMPLATE_DIR, ("*.py",))):
+        for pattern in patterns:
+            for path in (project / folder).rglob(pattern):
+                relative = path.relative_to(project).as_posix()
+                if relative not in generated.files:
+                    stale.append(relative)
+    return sorted(stale)

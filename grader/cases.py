@@ -1,0 +1,169 @@
+"""The test cases on disk: test_cases/manifest.json and one .npz file per case.
+
+The manifest is generated from reference/ and assignment.toml by
+`python -m grader generate`. It holds everything the grader needs at grading time,
+so the grader never imports instructor code: the recorded interface, points,
+tolerances, limits, the mistake catalog's hints, and every file's SHA-256.
+Arrays are stored without pickles, and read with allow_pickle=False.
+"""
+import hashlib
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import numpy as np
+
+MANIFEST = "manifest.json"
+FORMAT = 1
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+class CaseError(Exception):
+    """The test cases are missing, corrupt or out of date."""
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    function: str
+    label: str
+    description: str
+    tags: Tuple[str, ...]
+    visibility: str                 # "public" or "hidden"
+    points: float
+    outputs: Dict[str, float]       # graded output -> points
+    tolerance: float
+    file: str
+    call: dict
+    mistakes: Tuple[str, ...]
+    number: str
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def hidden(self):
+        return self.visibility == "hidden"
+
+
+@dataclass
+class CaseData:
+    inputs: Dict[str, np.ndarray]
+    expected: Dict[str, np.ndarray]
+    mistakes: Dict[str, Dict[str, np.ndarray]]   # mistake slug -> output -> array
+
+
+@dataclass(frozen=True)
+class Manifest:
+    root: Path
+    raw: dict
+    cases: Tuple[Case, ...]
+
+    @property
+    def title(self):
+        return self.raw["assignment"]["title"]
+
+    @property
+    def tie_rule(self):
+        return self.raw["assignment"]["tie_rule"]
+
+    @property
+    def settings(self):
+        return self.raw["settings"]
+
+    @property
+    def functions(self):
+        """[{name, module, points, number}] in interface order."""
+        return self.raw["functions"]
+
+    @property
+    def interface(self):
+        return self.raw["interface"]
+
+    def mistake(self, function, slug):
+        return self.raw["mistakes"][f"{function}/{slug}"]
+
+    def cases_of(self, function):
+        return [case for case in self.cases if case.function == function]
+
+    def load(self, case):
+        return load_case_data(self.root / case.file)
+
+
+def load_manifest(root="test_cases", verify=True):
+    """Read the manifest under `root` and, by default, check every file's hash."""
+    root = Path(root)
+    path = root / MANIFEST
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CaseError(f"{path}: no such file. Generate the test cases with "
+                        f"`python -m grader generate`.") from None
+    except ValueError as exc:
+        raise CaseError(f"{path}: not valid JSON ({exc}); regenerate it with "
+                        f"`python -m grader generate`.") from None
+    if raw.get("format") != FORMAT:
+        raise CaseError(f"{path}: format {raw.get('format')!r}, but this grader reads format {FORMAT}; "
+                        f"regenerate the cases with `python -m grader generate`.")
+    if verify:
+        for name, digest in raw["files"].items():
+            file = root / name
+            if not file.is_file():
+                raise CaseError(f"{file}: listed in the manifest but missing.")
+            if sha256_file(file) != digest:
+                raise CaseError(f"{file}: its SHA-256 differs from the manifest's; the file was changed "
+                                f"by hand or is corrupt. Regenerate with `python -m grader generate`.")
+    cases = tuple(Case(tags=tuple(c["tags"]), mistakes=tuple(c["mistakes"]), **{
+        k: v for k, v in c.items() if k not in ("tags", "mistakes")}) for c in raw["cases"])
+    return Manifest(root, raw, cases)
+
+
+def load_case_data(path):
+    inputs, expected, mistakes = {}, {}, {}
+    with np.load(path, allow_pickle=False) as npz:
+        for key in npz.files:
+            kind, _, rest = key.partition(":")
+            if kind == "input":
+                inputs[rest] = npz[key]
+            elif kind == "expected":
+                expected[rest] = npz[key]
+            elif kind == "mistake":
+                slug, _, output = rest.partition(":")
+                mistakes.setdefault(slug, {})[output] = npz[key]
+    return CaseData(inputs, expected, mistakes)
+
+
+def case_arrays(data):
+    """The arrays of a case as stored: input:x, expected:dx, mistake:slug:dx."""
+    arrays = {f"input:{k}": v for k, v in data.inputs.items()}
+    arrays.update({f"expected:{k}": v for k, v in data.expected.items()})
+    for slug, outputs in data.mistakes.items():
+        arrays.update({f"mistake:{slug}:{k}": v for k, v in outputs.items()})
+    return arrays
+
+
+def npz_bytes(arrays):
+    """An .npz archive whose bytes depend only on the arrays: sorted, stored, fixed dates."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for name in sorted(arrays):
+            payload = io.BytesIO()
+            np.lib.format.write_array(payload, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+            info = zipfile.ZipInfo(name + ".npy", date_time=_ZIP_EPOCH)
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, payload.getvalue())
+    return buffer.getvalue()
+
+
+def manifest_bytes(raw):
+    return (json.dumps(raw, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def sha256_file(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def file_stem(case_id):
+    """'FullyConnectedNet.__init__/two-hidden-layers' -> 'FullyConnectedNet.init--two-hidden-layers'."""
+    return case_id.replace("__init__", "init").replace("/", "--")

@@ -1,0 +1,90 @@
+"""`python -m grader`: a thin command line over the library's functions.
+
+Each subcommand parses its arguments, calls one library function, and prints.
+Errors the user can fix (a bad config, a missing file, stale test cases) are
+printed as one line and exit with status 2; they are never a traceback.
+"""
+import argparse
+import os
+import sys
+
+# Single-threaded BLAS: the grader runs many small products, Gradescope gives half
+# a CPU, and results must not depend on thread scheduling. Set before NumPy loads.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+def _user_errors():
+    from .authoring.template import MarkerError
+    from .cases import CaseError
+    from .config import ConfigError
+    from .errors import UserError
+    return (ConfigError, CaseError, MarkerError, UserError)
+
+
+def cmd_generate(args):
+    from .authoring import casespecs, generate as gen
+    if args.list:
+        for spec in casespecs.CASES:
+            print(f"{spec.id:55} {spec.label}")
+        return 0
+    generated = gen.generate(args.project, args.config)
+    if args.check:
+        problems = gen.check(generated, args.project)
+        if problems:
+            for path, problem in problems:
+                print(f"{path}: {problem}")
+            print(f"error: {len(problems)} generated file(s) are out of date; "
+                  f"run `python -m grader generate` and commit the result", file=sys.stderr)
+            return 1
+        print(f"generated files are up to date: {generated.case_count} cases, "
+              f"{generated.mistake_count} stored mistake outputs, student template")
+        return 0
+    changed, stale = gen.write(generated, args.project, prune=args.prune)
+    print(f"wrote {len(changed)} changed file(s) of {len(generated.files)}: "
+          f"{generated.case_count} cases, {generated.mistake_count} stored mistake outputs")
+    for path in changed:
+        print(f"  {path}")
+    if stale:
+        verb = "removed" if args.prune else "no longer generated (remove them, or rerun with --prune)"
+        print(f"{len(stale)} file(s) {verb}:")
+        for path in stale:
+            print(f"  {path}")
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m grader",
+        description="Autograder for the NumPy backprop assignment (fully-connected, convolutional "
+                    "and pooling layers).")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("generate", help="write test_cases/ and student_template/ from reference/ and "
+                                        "assignment.toml",
+                       description="Generate the test vectors and the student template from the "
+                                   "reference solution and assignment.toml, with fixed seeds.")
+    p.add_argument("--check", action="store_true",
+                   help="compare the files on disk with a fresh generation, byte for byte; exit 1 if "
+                        "any differs (for CI)")
+    p.add_argument("--list", action="store_true", help="list every case id and label, then exit")
+    p.add_argument("--prune", action="store_true",
+                   help="also delete files under test_cases/ and student_template/ that are no longer "
+                        "generated")
+    p.add_argument("--project", default=".", help="project root holding reference/ (default: .)")
+    p.add_argument("--config", default=None, help="assignment config (default: PROJECT/assignment.toml)")
+    p.set_defaults(func=cmd_generate)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except _user_errors() as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

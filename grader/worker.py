@@ -1,0 +1,309 @@
+"""The worker: the only grader code that runs in the student's process.
+
+It imports the submission's modules, then answers call requests: it rebuilds the
+case's inputs as fresh arrays, calls the student's function, and sends back the
+named outputs as raw .npy bytes. It never sees an expected value.
+
+This file is standalone (standard library and NumPy only). The parent starts it
+with `python -I -c <this file's source>`, so an unprivileged worker needs no
+access to the grader's directory. The parent also imports it, for the message
+framing and for the call conventions that the test-case generator shares.
+
+Messages on both pipes: a 4-byte big-endian header length, a JSON header, then the
+.npy bytes of every array the header lists in "blobs", back to back.
+"""
+import io
+import json
+import os
+import struct
+import sys
+import time
+import traceback
+
+MAX_HEADER = 1 << 20
+MAX_TEXT = 2000
+
+
+# Framing -----------------------------------------------------------------------
+
+class ProtocolError(Exception):
+    """A message on a grader pipe is malformed, too large or incomplete."""
+
+
+def encode_message(header, arrays=()):
+    """Frame a header and a list of (name, ndarray) pairs."""
+    import numpy as np
+    blobs, payloads = [], []
+    for name, array in arrays:
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        payload = buffer.getvalue()
+        blobs.append({"name": name, "nbytes": len(payload)})
+        payloads.append(payload)
+    body = json.dumps(dict(header, blobs=blobs)).encode("utf-8")
+    return struct.pack(">I", len(body)) + body + b"".join(payloads)
+
+
+def write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def read_exact(fd, n, deadline=None):
+    """Read n bytes from fd; None on end of file. Raises TimeoutError at the deadline."""
+    import select
+    chunks, remaining = [], n
+    while remaining:
+        if deadline is not None:
+            wait = deadline - time.monotonic()
+            if wait <= 0 or not select.select([fd], [], [], wait)[0]:
+                raise TimeoutError
+        chunk = os.read(fd, min(remaining, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_message(fd, deadline=None, max_bytes=64 << 20):
+    """Read one message: (header, {name: ndarray}), or None at end of file.
+
+    Arrays are parsed with allow_pickle=False: no object of the sender's making
+    is ever rebuilt here, only plain arrays of plain dtypes.
+    """
+    import numpy as np
+    prefix = read_exact(fd, 4, deadline)
+    if prefix is None:
+        return None
+    (length,) = struct.unpack(">I", prefix)
+    if length > MAX_HEADER:
+        raise ProtocolError(f"header of {length} bytes")
+    body = read_exact(fd, length, deadline)
+    if body is None:
+        raise ProtocolError("message cut off in its header")
+    try:
+        header = json.loads(body.decode("utf-8"))
+        blobs = header["blobs"]
+        sizes = [int(blob["nbytes"]) for blob in blobs]
+        names = [str(blob["name"]) for blob in blobs]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ProtocolError(f"unreadable header: {exc}") from None
+    if not isinstance(header, dict) or any(size < 0 for size in sizes):
+        raise ProtocolError("malformed header")
+    if sum(sizes) > max_bytes:
+        raise ProtocolError(f"{sum(sizes)} bytes of arrays, more than the {max_bytes} allowed")
+    arrays = {}
+    for name, size in zip(names, sizes):
+        payload = read_exact(fd, size, deadline)
+        if payload is None:
+            raise ProtocolError("message cut off in its arrays")
+        try:
+            arrays[name] = np.load(io.BytesIO(payload), allow_pickle=False)
+        except Exception as exc:  # any malformed .npy: the sender is not trusted
+            raise ProtocolError(f"array {name!r} is not a plain .npy array: {exc}") from None
+    return header, arrays
+
+
+# Calls -------------------------------------------------------------------------
+
+def materialize(tree, arrays, fresh):
+    """Build call arguments from a tree of references.
+
+    {"a": name} is a fresh copy of an input array (recorded in `fresh` so that
+    in-place changes can be detected), {"v": value} a JSON value, {"t": [...]} a
+    tuple, {"dtype": "float32"} a NumPy dtype, and a list a list of arguments.
+    """
+    import numpy as np
+    if isinstance(tree, list):
+        return [materialize(item, arrays, fresh) for item in tree]
+    if "a" in tree:
+        array = np.array(arrays[tree["a"]], copy=True)
+        fresh.append((tree["a"], array, array.tobytes()))
+        return array
+    if "v" in tree:
+        return json.loads(json.dumps(tree["v"]))  # a private copy of dicts and lists
+    if "t" in tree:
+        return tuple(materialize(item, arrays, fresh) for item in tree["t"])
+    if "dtype" in tree:
+        return np.dtype(tree["dtype"])
+    raise ValueError(f"unknown argument {tree!r}")
+
+
+class ReturnShapeError(Exception):
+    """The function returned a structure other than the interface's."""
+
+
+def select_outputs(selector, value, where="the return value"):
+    """Map a return value to [(output name, value)] following the selector."""
+    if selector is None:
+        return []
+    if isinstance(selector, str):
+        return [(selector, value)]
+    if isinstance(selector, dict):
+        prefix = selector["dict"]
+        if not isinstance(value, dict):
+            raise ReturnShapeError(f"{where} must be a dict of arrays; got {type(value).__name__}")
+        return [(f"{prefix}.{key}", value[key]) for key in sorted(value, key=str)]
+    if not isinstance(value, (tuple, list)) or len(value) != len(selector):
+        names = ", ".join(s if isinstance(s, str) else "cache" if s is None else "..." for s in selector)
+        got = (f"a {type(value).__name__} of length {len(value)}" if isinstance(value, (tuple, list))
+               else type(value).__name__)
+        raise ReturnShapeError(f"{where} must be a tuple ({names}); got {got}")
+    pairs = []
+    for item_selector, item in zip(selector, value):
+        pairs += select_outputs(item_selector, item, where)
+    return pairs
+
+
+def perform(call, arrays, modules, fresh):
+    """Run one call against `modules` ({'layers': ..., 'fc_net': ...}); returns [(name, value)]."""
+    if call["op"] == "call":
+        function = getattr(modules["layers"], call["function"])
+        args = materialize(call["args"], arrays, fresh)
+        kwargs = {key: materialize(value, arrays, fresh) for key, value in call["kwargs"].items()}
+        value = function(*args, **kwargs)
+        return select_outputs(call["returns"], value, f"{call['function']}'s return value")
+    if call["op"] == "fcnet":
+        import numpy as np
+        cls = getattr(modules["fc_net"], "FullyConnectedNet")
+        init = {key: materialize(value, arrays, fresh) for key, value in call["init"].items()}
+        np.random.seed(call["seed"])
+        model = cls(**init)
+        if call["method"] is None:
+            params = getattr(model, "params", None)
+            return select_outputs(call["returns"], params, "model.params")
+        for key, value in (call["params"] or {}).items():
+            model.params[key] = materialize(value, arrays, fresh)
+        args = materialize(call["args"], arrays, fresh)
+        value = getattr(model, call["method"])(*args)
+        return select_outputs(call["returns"], value, f"FullyConnectedNet.{call['method']}'s return value")
+    raise ValueError(f"unknown op {call['op']!r}")
+
+
+def describe_output(name, value):
+    """(metadata, ndarray or None) for one returned value, keeping only plain data."""
+    import numpy as np
+    meta = {"name": name, "type": type(value).__module__ + "." + type(value).__qualname__}
+    if isinstance(value, np.ndarray):
+        meta["kind"] = "ndarray"
+        meta["subclass"] = type(value) is not np.ndarray
+        data = np.ndarray.__array__(value) if meta["subclass"] else value
+    elif isinstance(value, (bool, int, float, np.number, np.bool_)):
+        meta["kind"] = "scalar"
+        data = value
+    elif value is None:
+        meta["kind"] = "none"
+        return meta, None
+    else:
+        meta["kind"] = "other"
+        meta["repr"] = _short_repr(value)
+        return meta, None
+    array = np.array(data, copy=True, subok=False)
+    if array.dtype.hasobject or array.dtype.kind not in "biufc":
+        meta["kind"] = "other"
+        meta["repr"] = f"an array of dtype {array.dtype}"
+        return meta, None
+    return meta, array
+
+
+def _short_repr(value):
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<unprintable {type(value).__name__}>"
+    return text[:200]
+
+
+def exception_report(exc, roots):
+    """Type, message and the traceback frames that lie in the submission's files."""
+    frames = []
+    for frame in traceback.extract_tb(exc.__traceback__):
+        path = os.path.abspath(frame.filename)
+        if any(path.startswith(root + os.sep) for root in roots):
+            frames.append([os.path.basename(path), frame.lineno, frame.name, (frame.line or "")[:300]])
+    try:
+        message = str(exc)
+    except Exception:
+        message = "<exception message could not be printed>"
+    return {"type": type(exc).__name__, "message": message[:MAX_TEXT], "frames": frames[-20:]}
+
+
+# The worker's main loop ------------------------------------------------------------
+
+def _flush():
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+
+
+def _import_module(name, directory):
+    import importlib
+    started = time.monotonic()
+    try:
+        module = importlib.import_module(name)
+        status = {"module": name, "ok": True}
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt at import count too
+        module = None
+        status = {"module": name, "ok": False, "error": exception_report(exc, [directory])}
+    status["seconds"] = time.monotonic() - started
+    _flush()
+    return module, status
+
+
+def serve(read_fd, write_fd, directory, module_names):
+    """Import the submission, then answer calls until the parent closes the pipe."""
+    sys.path.insert(0, directory)
+    modules = {}
+    for name in module_names:
+        module, status = _import_module(name, directory)
+        modules[name] = module
+        write_all(write_fd, encode_message({"type": "import", **status}))
+    write_all(write_fd, encode_message({"type": "ready"}))
+    while True:
+        message = read_message(read_fd)
+        if message is None:
+            return
+        header, arrays = message
+        fresh = []
+        reply = {"type": "result", "id": header["id"], "warnings": []}
+        outputs = []
+        started = time.monotonic()
+        try:
+            pairs = perform(header["call"], arrays, modules, fresh)
+            reply["status"] = "ok"
+            reply["outputs"] = []
+            for name, value in pairs:
+                meta, array = describe_output(name, value)
+                if array is not None:
+                    outputs.append((name, array))
+                reply["outputs"].append(meta)
+        except ReturnShapeError as exc:
+            reply["status"] = "bad-return"
+            reply["error"] = {"type": "ReturnShapeError", "message": str(exc), "frames": []}
+        except BaseException as exc:  # the student's exception, exit or interrupt
+            reply["status"] = "error"
+            reply["error"] = exception_report(exc, [directory])
+        reply["seconds"] = time.monotonic() - started
+        reply["modified"] = sorted({name for name, array, before in fresh if array.tobytes() != before})
+        _flush()
+        write_all(write_fd, encode_message(reply, outputs))
+
+
+def main(argv):
+    read_fd, write_fd = int(argv[1]), int(argv[2])
+    directory = os.path.abspath(argv[3])
+    module_names = argv[4].split(",") if argv[4] else []
+    os.set_inheritable(read_fd, False)
+    os.set_inheritable(write_fd, False)
+    serve(read_fd, write_fd, directory, module_names)
+    _flush()
+    os._exit(0)  # skip the student's atexit hooks: nothing runs after the last answer
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,424 @@
+"""The catalog of common mistakes: each one a small, wrong variant of the reference.
+
+The generator runs every variant on every case of its function and stores the
+variant's outputs next to the case. When a submission's output is wrong, the
+grader compares it with those stored outputs; a match names the mistake and shows
+its hint. No instructor code ever runs at grading time.
+
+A variant takes the same arguments as the function it imitates and returns the
+same structure. Variants of FullyConnectedNet are subclasses.
+"""
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from . import layers as ref
+from .fc_net import FullyConnectedNet
+from .layers import _conv_windows, _pool_windows, _scatter_windows
+
+
+@dataclass(frozen=True)
+class Mistake:
+    function: str      # the interface function this variant imitates
+    slug: str          # unique within the function
+    title: str         # a few words, for tables: "dw transposed"
+    hint: str          # what the student did and how to fix it; may use {rule} and {rule_text}
+    variant: Callable  # same call convention as the function (a class for FullyConnectedNet)
+    tie_rule: str = ""  # set for tie-rule variants: the rule this variant follows
+
+
+TIE_RULE_TEXT = {
+    "all": "every tied maximum receives the full upstream gradient",
+    "split": "the k tied maxima share the upstream gradient equally, each receiving dout / k",
+    "first": "only the first tied maximum in row-major order receives the upstream gradient",
+}
+
+
+# affine -----------------------------------------------------------------------
+
+def _affine_dw_transposed(dout, cache):
+    dx, dw, db = ref.affine_backward(dout, cache)
+    return dx, dw.T, db
+
+
+def _affine_db_not_summed(dout, cache):
+    dx, dw, _ = ref.affine_backward(dout, cache)
+    return dx, dw, dout.copy()
+
+
+def _affine_dx_not_reshaped(dout, cache):
+    dx, dw, db = ref.affine_backward(dout, cache)
+    return dx.reshape(dx.shape[0], -1), dw, db
+
+
+def _affine_forward_no_bias(x, w, b):
+    return x.reshape(x.shape[0], -1) @ w, (x, w, b)
+
+
+# ReLU and leaky ReLU ------------------------------------------------------------
+
+def _relu_backward_passes_zero(dout, cache):
+    return np.where(cache >= 0, dout, 0.0)
+
+
+def _leaky_forward_fixed_slope(x, negative_slope=0.01):
+    return ref.leaky_relu_forward(x, 0.01)
+
+
+def _leaky_backward_fixed_slope(dout, cache):
+    x, _ = cache
+    return ref.leaky_relu_backward(dout, (x, 0.01))
+
+
+# softmax ----------------------------------------------------------------------
+
+def _softmax_not_averaged(x, y):
+    loss, dx = ref.softmax_loss(x, y)
+    return loss * x.shape[0], dx * x.shape[0]
+
+
+def _softmax_no_max_shift(x, y):
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        exp = np.exp(x)
+        probs = exp / exp.sum(axis=1, keepdims=True)
+        N = x.shape[0]
+        loss = float(-np.log(probs[np.arange(N), y]).mean())
+        dx = probs.copy()
+    dx[np.arange(N), y] -= 1
+    return loss, dx / N
+
+
+def _softmax_label_set_to_one(x, y):
+    N = x.shape[0]
+    shifted = x - x.max(axis=1, keepdims=True)
+    probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    loss = float(-np.log(probs[np.arange(N), y]).mean())
+    dx = probs.copy()
+    dx[np.arange(N), y] = 1
+    return loss, dx / N
+
+
+# convolution ------------------------------------------------------------------
+
+def _flip(w):
+    return w[:, :, ::-1, ::-1]
+
+
+def _conv_forward_flipped(x, w, b, conv_param):
+    out, _ = ref.conv_forward(x, _flip(w), b, conv_param)
+    return out, (x, w, b, conv_param)
+
+
+def _conv_forward_no_bias(x, w, b, conv_param):
+    out, _ = ref.conv_forward(x, w, np.zeros_like(b), conv_param)
+    return out, (x, w, b, conv_param)
+
+
+def _conv_backward_flipped(dout, cache):
+    x, w, b, conv_param = cache
+    dx, dw, db = ref.conv_backward(dout, (x, _flip(w), b, conv_param))
+    return dx, _flip(dw), db
+
+
+def _conv_backward_stride_ignored(dout, cache):
+    """Windows taken one pixel apart, whatever the stride."""
+    x, w, b, conv_param = cache
+    pad = conv_param["pad"]
+    N, F, H_out, W_out = dout.shape
+    HH, WW = w.shape[2:]
+    windows = _conv_windows(x, w.shape, 1, pad)[:, :, :H_out, :W_out]
+    dw = np.einsum("nchwij,nfhw->fcij", windows, dout)
+    dx_pad = np.zeros((x.shape[0], x.shape[1], x.shape[2] + 2 * pad, x.shape[3] + 2 * pad))
+    for i in range(HH):
+        for j in range(WW):
+            dx_pad[:, :, i:i + H_out, j:j + W_out] += np.einsum("nfhw,fc->nchw", dout, w[:, :, i, j])
+    dx = dx_pad[:, :, pad:pad + x.shape[2], pad:pad + x.shape[3]]
+    return dx, dw, dout.sum(axis=(0, 2, 3))
+
+
+def _conv_backward_padding_kept(dout, cache):
+    x, w, b, conv_param = cache
+    pad = conv_param["pad"]
+    dx, dw, db = ref.conv_backward(dout, cache)
+    return np.pad(dx, ((0, 0), (0, 0), (pad, pad), (pad, pad))) if pad else dx, dw, db
+
+
+def _conv_backward_first_sample(dout, cache):
+    x, w, b, conv_param = cache
+    dx, _, _ = ref.conv_backward(dout, cache)
+    _, dw, db = ref.conv_backward(dout[:1], (x[:1], w, b, conv_param))
+    return dx, dw, db
+
+
+# pooling ----------------------------------------------------------------------
+
+def _max_pool_backward_rule(rule):
+    def variant(dout, cache):
+        return ref.max_pool_backward(dout, cache, ties=rule)
+    return variant
+
+
+def _max_pool_backward_overlap_assigned(rule):
+    """Window by window, assigns the whole window's gradient instead of adding it."""
+    def variant(dout, cache):
+        x, pool_param = cache
+        ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+        dx = np.zeros_like(x)
+        N, C, H_out, W_out = dout.shape
+        for i in range(H_out):
+            for j in range(W_out):
+                rows = slice(i * stride, i * stride + ph)
+                cols = slice(j * stride, j * stride + pw)
+                window_dout = dout[:, :, i:i + 1, j:j + 1]
+                single = (x[:, :, rows, cols], {"pool_height": ph, "pool_width": pw, "stride": 1})
+                dx[:, :, rows, cols] = ref.max_pool_backward(window_dout, single, ties=rule)
+        return dx
+    return variant
+
+
+def _max_pool_backward_stride_is_pool(rule):
+    """Windows start every pool_height rows and pool_width columns, whatever the stride."""
+    def variant(dout, cache):
+        x, pool_param = cache
+        ph, pw = pool_param["pool_height"], pool_param["pool_width"]
+        dx = np.zeros_like(x)
+        N, C, H_out, W_out = dout.shape
+        for i in range(H_out):
+            for j in range(W_out):
+                window = x[:, :, i * ph:(i + 1) * ph, j * pw:(j + 1) * pw]
+                if window.shape[2] < ph or window.shape[3] < pw:
+                    continue  # this window would run off the input
+                single = (window, {"pool_height": ph, "pool_width": pw, "stride": 1})
+                dx[:, :, i * ph:(i + 1) * ph, j * pw:(j + 1) * pw] += ref.max_pool_backward(
+                    dout[:, :, i:i + 1, j:j + 1], single, ties=rule)
+        return dx
+    return variant
+
+
+def _max_pool_forward_stride_is_pool(x, pool_param):
+    ph, pw = pool_param["pool_height"], pool_param["pool_width"]
+    H_out = 1 + (x.shape[2] - ph) // pool_param["stride"]
+    W_out = 1 + (x.shape[3] - pw) // pool_param["stride"]
+    out = np.zeros((x.shape[0], x.shape[1], H_out, W_out))
+    for i in range(H_out):
+        for j in range(W_out):
+            window = x[:, :, i * ph:(i + 1) * ph, j * pw:(j + 1) * pw]
+            if window.shape[2] and window.shape[3]:
+                out[:, :, i, j] = window.max(axis=(2, 3))
+    return out, (x, pool_param)
+
+
+def _avg_pool_forward_not_divided(x, pool_param):
+    ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    return _pool_windows(x, ph, pw, stride).sum(axis=(-2, -1)), (x, pool_param)
+
+
+def _avg_pool_backward_not_divided(dout, cache):
+    x, pool_param = cache
+    ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    per_input = np.broadcast_to(dout[..., None, None], (*dout.shape, ph, pw))
+    return _scatter_windows(per_input, x.shape, stride)
+
+
+# FullyConnectedNet ------------------------------------------------------------
+
+class _WeightScaleIgnored(FullyConnectedNet):
+    def __init__(self, input_dim, hidden_dims, num_classes=10, weight_scale=1e-2, reg=0.0,
+                 dtype=np.float64):
+        super().__init__(input_dim, hidden_dims, num_classes, 1.0, reg, dtype)
+
+
+class _RegMistake(FullyConnectedNet):
+    """Recomputes the regularization of the reference's answer in a wrong way."""
+    loss_factor = 0.5
+    grad_factor = 1.0      # times reg * W
+    grad_unscaled = False  # adds W instead of reg * W
+
+    def loss(self, X, y=None):
+        result = super().loss(X, y)
+        if y is None:
+            return result
+        loss, grads = result
+        for layer in range(1, self.num_layers + 1):
+            W = self.params[f"W{layer}"]
+            loss += (self.loss_factor - 0.5) * self.reg * np.sum(W * W)
+            extra = W if self.grad_unscaled else self.grad_factor * self.reg * W
+            grads[f"W{layer}"] = grads[f"W{layer}"] - self.reg * W + extra
+        return loss, grads
+
+
+class _RegWithoutHalf(_RegMistake):
+    loss_factor = 1.0
+    grad_factor = 2.0
+
+
+class _RegGradUnscaled(_RegMistake):
+    grad_unscaled = True
+
+
+class _RegMissingFromLoss(_RegMistake):
+    loss_factor = 0.0
+
+
+class _ReluOnScores(FullyConnectedNet):
+    def loss(self, X, y=None):
+        original = FullyConnectedNet.loss
+        scores = original(self, X)
+        last = self.num_layers
+        relu_scores = np.maximum(scores, 0)
+        if y is None:
+            return relu_scores
+        loss, dscores = ref.softmax_loss(relu_scores, y)
+        dscores = np.where(scores > 0, dscores, 0.0)
+        # Rerun the backward pass from the rectified scores' gradient.
+        hidden, caches = X.astype(self.dtype), []
+        for layer in range(1, last):
+            hidden, a = ref.affine_forward(hidden, self.params[f"W{layer}"], self.params[f"b{layer}"])
+            hidden, r = ref.relu_forward(hidden)
+            caches.append((a, r))
+        _, last_cache = ref.affine_forward(hidden, self.params[f"W{last}"], self.params[f"b{last}"])
+        grads = {}
+        dh, grads[f"W{last}"], grads[f"b{last}"] = ref.affine_backward(dscores, last_cache)
+        for layer in range(last - 1, 0, -1):
+            a, r = caches[layer - 1]
+            dh, grads[f"W{layer}"], grads[f"b{layer}"] = ref.affine_backward(ref.relu_backward(dh, r), a)
+        for layer in range(1, last + 1):
+            W = self.params[f"W{layer}"]
+            loss += 0.5 * self.reg * np.sum(W * W)
+            grads[f"W{layer}"] = grads[f"W{layer}"] + self.reg * W
+        return loss, grads
+
+
+MISTAKES = (
+    Mistake("affine_forward", "bias-dropped", "bias dropped",
+            "Your affine_forward leaves out the bias: out must be x.reshape(N, D) @ w + b.",
+            _affine_forward_no_bias),
+    Mistake("affine_backward", "dw-transposed", "dw transposed",
+            "Your dw is transposed: it has shape (M, D), but dw must have w's shape (D, M). "
+            "Compute it as x_rows.T @ dout, where x_rows = x.reshape(N, D).",
+            _affine_dw_transposed),
+    Mistake("affine_backward", "db-not-summed", "db not summed over the batch",
+            "Your db keeps one row per example. Each example adds its gradient to the same bias, "
+            "so db = dout.sum(axis=0), of shape (M,).",
+            _affine_db_not_summed),
+    Mistake("affine_backward", "dx-not-reshaped", "dx not reshaped back",
+            "Your dx has shape (N, D), but it must have the shape of x, (N, d_1, ..., d_k). "
+            "Reshape it with dx.reshape(x.shape).",
+            _affine_dx_not_reshaped),
+    Mistake("relu_backward", "gradient-at-zero", "gradient passed at x == 0",
+            "Your relu_backward lets the gradient through where x == 0. The interface takes the "
+            "derivative of max(x, 0) at 0 to be 0: use x > 0, not x >= 0.",
+            _relu_backward_passes_zero),
+    Mistake("leaky_relu_forward", "slope-hard-coded", "slope hard-coded",
+            "Your leaky_relu_forward uses the slope 0.01 whatever negative_slope is. "
+            "Use the negative_slope argument.",
+            _leaky_forward_fixed_slope),
+    Mistake("leaky_relu_backward", "slope-hard-coded", "slope hard-coded",
+            "Your leaky_relu_backward uses the slope 0.01 whatever the cache says. "
+            "Unpack negative_slope from the cache, (x, negative_slope), and use it.",
+            _leaky_backward_fixed_slope),
+    Mistake("softmax_loss", "not-averaged", "not averaged over N",
+            "Your loss and dx are sums over the N examples. The loss is the mean cross-entropy, "
+            "so divide both the loss and dx by N.",
+            _softmax_not_averaged),
+    Mistake("softmax_loss", "no-max-shift", "no max-shift (overflows)",
+            "Your softmax overflows on large scores: np.exp(1000) is inf, and inf / inf is nan. "
+            "Subtract each row's maximum from the scores before exponentiating; the "
+            "probabilities do not change.",
+            _softmax_no_max_shift),
+    Mistake("softmax_loss", "label-set-to-one", "= 1 instead of -= 1 at the label",
+            "At each example's label your dx is set to 1 instead of having 1 subtracted. "
+            "The gradient is probs - onehot(y): use dx[np.arange(N), y] -= 1.",
+            _softmax_label_set_to_one),
+    Mistake("conv_forward", "kernel-flipped", "kernel flipped (true convolution)",
+            "Your conv_forward flips the kernel, as a textbook convolution does. This layer computes "
+            "a cross-correlation: multiply each window by w[f] as it is, without flipping it.",
+            _conv_forward_flipped),
+    Mistake("conv_forward", "bias-dropped", "bias dropped",
+            "Your conv_forward leaves out the bias: add b[f] to every output of filter f.",
+            _conv_forward_no_bias),
+    Mistake("conv_backward", "kernel-flipped", "kernel flipped (true convolution)",
+            "Your conv_backward treats the layer as a true convolution with a flipped kernel. The "
+            "forward pass is a cross-correlation, so dx adds dout * w[f] unflipped into each window, "
+            "and dw adds dout * window unflipped.",
+            _conv_backward_flipped),
+    Mistake("conv_backward", "stride-ignored", "stride ignored",
+            "Your conv_backward places window (i, j) at row i and column j of the padded input, as if "
+            "the stride were 1. Window (i, j) starts at row i * stride and column j * stride.",
+            _conv_backward_stride_ignored),
+    Mistake("conv_backward", "padding-kept", "dx returned with the padding",
+            "Your dx still has the padding on: it has shape (N, C, H + 2 * pad, W + 2 * pad). "
+            "Return dx_pad[:, :, pad:-pad, pad:-pad] (or all of it when pad is 0).",
+            _conv_backward_padding_kept),
+    Mistake("conv_backward", "first-sample-only", "dw and db from the first sample only",
+            "Your dw and db use only the first example of the batch. Every example in the batch "
+            "adds to the gradient of the shared weights and biases: sum over n.",
+            _conv_backward_first_sample),
+    Mistake("max_pool_forward", "stride-as-pool-size", "stride taken as the pool size",
+            "Your max_pool_forward starts windows every pool_height rows and pool_width columns. "
+            "Windows start every stride pixels: window (i, j) starts at row i * stride.",
+            _max_pool_forward_stride_is_pool),
+    Mistake("avg_pool_forward", "not-divided", "not divided by the window area",
+            "Your avg_pool_forward returns each window's sum. Divide it by pool_height * pool_width.",
+            _avg_pool_forward_not_divided),
+    Mistake("avg_pool_backward", "not-divided", "not divided by the window area",
+            "Your avg_pool_backward gives each input the window's whole gradient. Each of the "
+            "pool_height * pool_width inputs receives dout / (pool_height * pool_width).",
+            _avg_pool_backward_not_divided),
+    Mistake("FullyConnectedNet.__init__", "weight-scale-ignored", "weight_scale ignored",
+            "Your weights have a standard deviation near 1: weight_scale is ignored. Draw them as "
+            "weight_scale * np.random.randn(fan_in, fan_out).",
+            _WeightScaleIgnored),
+    Mistake("FullyConnectedNet.loss", "reg-grad-unscaled", "W added instead of reg * W",
+            "Your weight gradients add W itself. The gradient of 0.5 * reg * ||W||^2 is reg * W.",
+            _RegGradUnscaled),
+    Mistake("FullyConnectedNet.loss", "reg-without-half", "regularization without the 0.5",
+            "Your regularization is twice too strong: the loss adds reg * ||W||^2 and the gradient "
+            "2 * reg * W. This network uses 0.5 * reg * ||W||^2, whose gradient is reg * W.",
+            _RegWithoutHalf),
+    Mistake("FullyConnectedNet.loss", "reg-missing-from-loss", "regularization missing from the loss",
+            "Your loss leaves out the regularization term. Add 0.5 * reg * sum(W * W) for every "
+            "weight matrix W1, ..., WL.",
+            _RegMissingFromLoss),
+    Mistake("FullyConnectedNet.loss", "relu-on-scores", "ReLU applied to the scores",
+            "Your network applies a ReLU after the last affine layer. The scores are the last affine "
+            "layer's raw output: {affine - ReLU} x (L - 1), then affine, then softmax.",
+            _ReluOnScores),
+)
+
+_RULE_NAMES = {
+    "all": "'all': every tied maximum receives the full upstream gradient",
+    "split": "'split': the k tied maxima share the upstream gradient, each receiving dout / k",
+    "first": "'first': only the first tied maximum in row-major order receives it",
+}
+_RULE_BEHAVIOUR = {
+    "all": "gives the full gradient to every one of several tied maxima (Theano's rule)",
+    "split": "splits the gradient equally between tied maxima (the rule of TensorFlow's reduce_max)",
+    "first": "gives the gradient only to the first of several tied maxima (PyTorch's rule)",
+}
+
+
+def catalog(tie_rule):
+    """The mistakes for an assignment whose max-pool tie rule is `tie_rule`."""
+    tie_mistakes = []
+    for rule in ("all", "split", "first"):
+        if rule == tie_rule:
+            continue
+        tie_mistakes.append(Mistake(
+            "max_pool_backward", f"ties-{rule}", f"tie rule '{rule}' instead of '{tie_rule}'",
+            f"Your max_pool_backward {_RULE_BEHAVIOUR[rule]}. This assignment's rule is "
+            f"{_RULE_NAMES[tie_rule]}.",
+            _max_pool_backward_rule(rule), tie_rule=rule))
+    tie_mistakes += [
+        Mistake("max_pool_backward", "overlap-assigned", "overlapping windows assigned, not added",
+                "Where pooling windows overlap, your max_pool_backward overwrites the gradient an "
+                "earlier window gave an input. Add each window's gradient with +=: an input that is "
+                "the maximum of several windows receives the sum of their gradients.",
+                _max_pool_backward_overlap_assigned(tie_rule)),
+        Mistake("max_pool_backward", "stride-as-pool-size", "stride taken as the pool size",
+                "Your max_pool_backward starts windows every pool_height rows and pool_width columns. "
+                "Windows start every stride pixels: window (i, j) starts at row i * stride.",
+                _max_pool_backward_stride_is_pool(tie_rule)),
+    ]
+    return MISTAKES + tuple(tie_mistakes)
