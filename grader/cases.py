@@ -149,7 +149,10 @@ def npz_bytes(arrays):
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         for name in sorted(arrays):
             payload = io.BytesIO()
-            np.lib.format.write_array(payload, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+            array = np.asarray(arrays[name])
+            if not array.flags.c_contiguous:  # (np.ascontiguousarray would make 0-d arrays 1-d)
+                array = array.copy(order="C")
+            np.lib.format.write_array(payload, array, allow_pickle=False)
             info = zipfile.ZipInfo(name + ".npy", date_time=_ZIP_EPOCH)
             info.external_attr = 0o644 << 16
             archive.writestr(info, payload.getvalue())

@@ -294,12 +294,28 @@ def serve(read_fd, write_fd, directory, module_names):
         write_all(write_fd, encode_message(reply, outputs))
 
 
+class ImportBlocker:
+    """Refuses the assignment's forbidden packages, however the import is spelled."""
+
+    def __init__(self, names):
+        self.names = set(names)
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.partition(".")[0] in self.names:
+            raise ModuleNotFoundError(f"{fullname} may not be used in this assignment: solve it "
+                                      f"with NumPy alone", name=fullname)
+        return None
+
+
 def main(argv):
     read_fd, write_fd = int(argv[1]), int(argv[2])
     directory = os.path.abspath(argv[3])
-    module_names = argv[4].split(",") if argv[4] else []
+    module_names = [name for name in argv[4].split(",") if name]
+    blocked = [name for name in argv[5].split(",") if name] if len(argv) > 5 else []
     os.set_inheritable(read_fd, False)
     os.set_inheritable(write_fd, False)
+    if blocked:
+        sys.meta_path.insert(0, ImportBlocker(blocked))
     serve(read_fd, write_fd, directory, module_names)
     _flush()
     os._exit(0)  # skip the student's atexit hooks: nothing runs after the last answer

@@ -1,0 +1,239 @@
+"""Grading one submission, start to finish.
+
+Steps, in order:
+1. load the manifest and every case's arrays (before any student code runs);
+2. find the submission's files, and check them statically: syntax, the locked
+   interface, forbidden imports;
+3. open the sandbox (in root mode: hide the cases and the config from the
+   sandbox user) and copy the files into its private working directory;
+4. start the worker and import the modules that passed the static checks;
+5. run every case, within its timeout and the run's total budget, scoring each
+   as it returns; a timeout or crash costs that case only;
+6. add advice that spans cases (FullyConnectedNet and the layer at fault);
+7. end every process the student's code started, and remove the sandbox.
+"""
+import os
+import time
+import traceback
+from pathlib import Path
+
+from . import evaluate, static
+from .cases import CaseError, load_manifest
+from .errors import UserError
+from .results import CaseResult, GradeResult, OutputResult
+from .runner import WorkerSession
+from .sandbox import open_sandbox
+from .submission import Submission, load_submission
+
+TIMEOUTS_BEFORE_SKIP = 2
+DEFAULT_LAYERS_USED = ("affine_forward", "affine_backward", "relu_forward", "relu_backward", "softmax_loss")
+
+
+class SubmissionError(UserError):
+    """The submission exists but cannot be read (a corrupt or oversized zip)."""
+
+
+def grade(submission_path, cases_root="test_cases", config_path=None, results_dir=None,
+          protect=(), slot=0, progress=None, fix_permissions=True):
+    """Grade a submission folder or .zip. Returns a GradeResult; raises only UserError/CaseError.
+
+    protect: more paths the worker must not read (the grader's own code on Gradescope).
+    progress: called as progress(done, total, case_result) after each case.
+    """
+    started = time.monotonic()
+    manifest = load_manifest(cases_root)
+    _check_config(manifest, config_path)
+    data = {case.id: manifest.load(case) for case in manifest.cases}
+    submission = _read_submission(submission_path)
+    settings = manifest.settings
+    result = GradeResult(manifest.title, manifest.tie_rule, submission.name, [], manifest.functions,
+                         notes=list(submission.notes))
+
+    checks = _static_checks(submission, manifest, result)
+    blocked = _blocked_modules(submission, checks, settings, result)
+    runnable = [m for m in ("layers", "fc_net") if m not in blocked]
+
+    budget_deadline = started + settings["total_budget"]
+    box = None
+    session = None
+    try:
+        if runnable:
+            protected = [manifest.root] + ([config_path] if config_path else []) + list(protect)
+            writable = [p for p in (results_dir, manifest.root) if p]
+            box = open_sandbox(protected, writable, settings["worker_memory_mb"],
+                               cpu_seconds=settings["total_budget"] + 30, slot=slot,
+                               fix_permissions=fix_permissions)
+            result.notices += box.notices
+            _install_files(submission, box)
+            blocked_imports = settings["forbidden_imports"] if settings["on_forbidden"] == "fail" else []
+            session = WorkerSession(box, runnable, settings["output_limit_kb"] * 1024,
+                                    settings["import_timeout"], blocked_imports)
+            session.start(budget_deadline)
+            for module, status in session.imports.items():
+                if not status.ok:
+                    blocked[module] = _import_problem(module, status, session.import_output)
+                    result.problems.append(blocked[module])
+        timeouts = {}
+        for index, case in enumerate(manifest.cases, start=1):
+            case_result = _run_case(case, data[case.id], manifest, checks, blocked, session,
+                                    budget_deadline, timeouts, result)
+            result.cases.append(evaluate.strip_hidden(case_result))
+            if progress:
+                progress(index, len(manifest.cases), case_result)
+    finally:
+        if session is not None:
+            session.close()
+        if box is not None:
+            box.close()
+    _layer_at_fault(result, checks)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _check_config(manifest, config_path):
+    if not config_path or not Path(config_path).is_file():
+        return
+    from .config import load_config
+    config = load_config(config_path)
+    if config.sha256 != manifest.raw.get("config_sha256"):
+        raise CaseError(f"{config_path} has changed since {manifest.root} was generated; run "
+                        f"`python -m grader generate` so that the cases follow it")
+
+
+def _read_submission(path):
+    try:
+        return load_submission(path)
+    except UserError as exc:
+        if not Path(path).exists():
+            raise
+        name = Path(path).stem
+        problem = f"the submission could not be read: {exc}"
+        return Submission(name, {}, {"layers": None, "fc_net": None},
+                          {"layers": problem, "fc_net": problem})
+
+
+def _static_checks(submission, manifest, result):
+    checks = {}
+    forbidden = manifest.settings["forbidden_imports"]
+    helpers = {path: data for path, data in submission.files.items()
+               if path.endswith(".py") and path not in submission.modules.values()}
+    for module, relative in submission.modules.items():
+        if relative is None:
+            continue
+        checks[module] = static.check_module(module, relative, submission.files[relative],
+                                             manifest.interface[module], helpers, forbidden)
+    return checks
+
+
+def _blocked_modules(submission, checks, settings, result):
+    """{module: reason} for the modules that cannot run at all; each reason names its file."""
+    blocked = {}
+    for module in ("layers", "fc_net"):
+        if module in submission.problems:
+            blocked[module] = submission.problems[module]
+            continue
+        check = checks[module]
+        if check.syntax_error:
+            error = check.syntax_error
+            where = f"{check.filename}:{error['line']}" if error["line"] else check.filename
+            text = f": {error['text'].strip()}" if error["text"].strip() else ""
+            blocked[module] = f"{where}: syntax error: {error['message']}{text}"
+        elif check.forbidden and settings["on_forbidden"] == "fail":
+            blocked[module] = f"{check.filename}: " + _forbidden_text(check.forbidden, "may not be used")
+        elif check.forbidden:
+            result.notes.append(f"{check.filename}: " + _forbidden_text(check.forbidden, "should not be used"))
+    result.problems += blocked.values()
+    if "layers" in blocked and "fc_net" not in blocked:
+        blocked["fc_net"] = "fc_net.py imports layers.py, which cannot be graded: " + blocked["layers"]
+    return blocked
+
+
+def _forbidden_text(found, verb):
+    places = ", ".join(f"{package} ({file}:{line})" for package, file, line in found[:5])
+    return f"imports {places}: these packages {verb} in this assignment; use NumPy alone"
+
+
+def _install_files(submission, box):
+    for relative, content in submission.files.items():
+        path = box.workdir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        if box.switches_user:
+            os.chown(path, box.uid, box.gid)
+            for parent in path.relative_to(box.workdir).parents:
+                if str(parent) != ".":
+                    os.chown(box.workdir / parent, box.uid, box.gid)
+
+
+def _import_problem(module, status, output):
+    if status.ended == "timeout":
+        return f"{module}.py: importing it took too long; is there code at the top level of the file " \
+               f"that loops or waits?"
+    if status.ended:
+        return f"{module}.py: importing it ended the process ({status.ended}); remove code at the top " \
+               f"level that exits or crashes"
+    error = status.error or {}
+    where = ""
+    if error.get("frames"):
+        file, line, _, text = error["frames"][-1]
+        where = f" at {file}:{line} ({text.strip()})" if text else f" at {file}:{line}"
+    return f"{module}.py: importing it raised {error.get('type', 'an error')}: " \
+           f"{error.get('message', '')}{where}".rstrip()
+
+
+def _run_case(case, data, manifest, checks, blocked, session, budget_deadline, timeouts, result):
+    module = "fc_net" if case.function.startswith("FullyConnectedNet") else "layers"
+    if module in blocked:
+        return _unrunnable(case, "import", blocked[module])
+    check = checks[module].functions.get(case.function)
+    if check is not None and not check.ok:
+        return _unrunnable(case, "interface", check.message)
+    if timeouts.get(case.function, 0) >= TIMEOUTS_BEFORE_SKIP:
+        return _unrunnable(case, "not-run", f"not run: {TIMEOUTS_BEFORE_SKIP} earlier cases of "
+                                            f"{case.function} timed out")
+    remaining = budget_deadline - time.monotonic()
+    if remaining <= 0.05:
+        result.budget_exhausted = True
+        return _unrunnable(case, "not-run", "not run: the time budget for the whole submission ran "
+                                            "out before this case; make the slow functions faster")
+    try:
+        outcome = session.call(case.call, data.inputs, manifest.settings["case_timeout"], budget_deadline)
+        case_result = evaluate.evaluate(case, data, outcome, manifest, manifest.settings["worker_memory_mb"])
+    except Exception:
+        case_result = CaseResult(case, "internal", 0.0, summary=(
+            "the autograder failed on this case: this is a bug in the grader, not in your code. "
+            "Your instructor can see the details."), internal=traceback.format_exc())
+    if case_result.status == "timeout":
+        timeouts[case.function] = timeouts.get(case.function, 0) + 1
+        if budget_deadline - time.monotonic() <= 0.05:
+            result.budget_exhausted = True
+    return case_result
+
+
+def _unrunnable(case, status, message):
+    outputs = [OutputResult(name, points, 0.0, "not computed") for name, points in case.outputs.items()]
+    return CaseResult(case, status, 0.0, summary=message, outputs=outputs)
+
+
+def _layer_at_fault(result, checks):
+    """Point FullyConnectedNet failures at the student's own failing layers."""
+    failing = {c.case.function for c in result.cases
+               if not c.passed and not c.case.function.startswith("FullyConnectedNet")}
+    if not failing:
+        return
+    fc_check = checks.get("fc_net")
+    used = set(fc_check.layer_names) if fc_check else set()
+    if not used or "*" in used:
+        used = set(DEFAULT_LAYERS_USED)
+    culprits = [name for name in DEFAULT_LAYERS_USED + tuple(sorted(used - set(DEFAULT_LAYERS_USED)))
+                if name in used and name in failing]
+    if not culprits:
+        return
+    for case_result in result.cases:
+        if case_result.case.function.startswith("FullyConnectedNet") and not case_result.passed \
+                and case_result.status not in ("interface", "import", "not-implemented"):
+            names = ", ".join(culprits)
+            verb = "fails" if len(culprits) == 1 else "fail"
+            case_result.notes.append(f"FullyConnectedNet uses your {names}, which {verb} "
+                                     f"{'its' if len(culprits) == 1 else 'their'} own tests: fix "
+                                     f"{'that' if len(culprits) == 1 else 'those'} first.")

@@ -1,0 +1,274 @@
+"""The parent side of the worker: start it, send calls, enforce time, read answers.
+
+The worker gets only a case's inputs. Its answers arrive on a dedicated pipe as
+framed .npy bytes and are parsed with allow_pickle=False. Its stdout and stderr go
+to a file the parent owns and truncates before each call, so output is kept per
+case, bounded, and can never corrupt the protocol. A timeout, a crash or a
+garbled answer kills the worker's whole process tree; the next call starts a
+fresh worker.
+"""
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from . import sandbox as sandboxing
+from . import worker as worker_module
+from .worker import ProtocolError, encode_message, read_message, write_all
+
+# Read once, before any student code runs: the worker is started from this text,
+# never from the file, which a worker might change.
+WORKER_SOURCE = Path(worker_module.__file__).read_text(encoding="utf-8")
+MAX_ANSWER_BYTES = 32 << 20
+
+
+@dataclass
+class ImportStatus:
+    module: str
+    ok: bool
+    error: Optional[dict] = None
+    seconds: float = 0.0
+    ended: Optional[str] = None     # how the process ended, if importing ended it
+
+
+@dataclass
+class CallOutcome:
+    status: str                     # ok, error, bad-return, timeout, crashed, protocol
+    outputs: Dict[str, tuple] = field(default_factory=dict)   # name -> (meta, ndarray or None)
+    error: Optional[dict] = None
+    seconds: float = 0.0
+    output: str = ""                # captured stdout and stderr, bounded
+    modified: List[str] = field(default_factory=list)
+    ended: Optional[str] = None     # how the process ended, for crashes
+
+
+class WorkerSession:
+    """One submission's worker, restarted as needed. Use as a context manager."""
+
+    def __init__(self, box, modules, output_limit=10 * 1024, import_timeout=20.0,
+                 blocked_imports=()):
+        self.box = box
+        self.modules = list(modules)
+        self.output_limit = output_limit
+        self.import_timeout = import_timeout
+        self.blocked_imports = list(blocked_imports)
+        self.process = None
+        self.imports: Dict[str, ImportStatus] = {}
+        self.import_output = ""
+        self.starts = 0
+        self._calls = 0
+        self._keep = sandboxing.direct_children()
+        self._log_path = box.base / "output.log"
+        self._log = os.open(self._log_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # Starting -----------------------------------------------------------------
+
+    def start(self, deadline=None):
+        """Start a worker and import the modules. Returns {module: ImportStatus} of this start."""
+        self.stop()
+        self.starts += 1
+        request_r, request_w = os.pipe()
+        answer_r, answer_w = os.pipe()
+        child_log = os.open(self._log_path, os.O_WRONLY | os.O_APPEND)
+        os.ftruncate(self._log, 0)
+        argv = [self.box.python, "-I", "-B", "-u", "-X", "utf8", "-c", WORKER_SOURCE,
+                str(request_r), str(answer_w), str(self.box.workdir), ",".join(self.modules),
+                ",".join(self.blocked_imports)]
+        try:
+            self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=child_log,
+                                            stderr=child_log, pass_fds=(request_r, answer_w),
+                                            **self.box.popen_options())
+        finally:
+            for fd in (request_r, answer_w, child_log):
+                os.close(fd)
+        self._request, self._answer = request_w, answer_r
+        limit = time.monotonic() + self.import_timeout
+        deadline = min(limit, deadline) if deadline else limit
+        statuses = {}
+        pending = list(self.modules)
+        try:
+            while True:
+                message = read_message(self._answer, deadline, MAX_ANSWER_BYTES)
+                if message is None:
+                    ended = self._ended()
+                    if pending:
+                        statuses[pending[0]] = ImportStatus(pending[0], False, ended=ended)
+                    break
+                header, _ = message
+                if header.get("type") == "ready":
+                    break
+                if header.get("type") != "import" or header.get("module") not in pending:
+                    raise ProtocolError("unexpected message while importing")
+                name = header["module"]
+                pending.remove(name)
+                statuses[name] = ImportStatus(name, bool(header.get("ok")), header.get("error"),
+                                              float(header.get("seconds", 0.0)))
+        except TimeoutError:
+            if pending:
+                statuses[pending[0]] = ImportStatus(pending[0], False, ended="timeout")
+            self.stop()
+        except ProtocolError as exc:
+            if pending:
+                statuses[pending[0]] = ImportStatus(pending[0], False, ended=f"protocol: {exc}")
+            self.stop()
+        self.import_output = self._read_output()
+        if not self.imports:
+            self.imports = dict(statuses)
+        if self.process is not None and self.process.poll() is not None:
+            self.stop()
+        return statuses
+
+    @property
+    def alive(self):
+        return self.process is not None and self.process.poll() is None
+
+    # Calling --------------------------------------------------------------------
+
+    def call(self, call, arrays, timeout, budget_deadline=None):
+        """Run one call in the worker; restarts it first if a previous call ended it."""
+        if not self.alive:
+            statuses = self.start(budget_deadline)
+            broken = [s for s in statuses.values() if not s.ok]
+            if broken or not self.alive:
+                status = broken[0] if broken else None
+                ended = status.ended if status and status.ended else self._ended()
+                return CallOutcome("crashed", ended=f"the worker could not restart ({ended})",
+                                   output=self.import_output,
+                                   error=status.error if status else None)
+        os.ftruncate(self._log, 0)
+        self._calls += 1
+        started = time.monotonic()
+        deadline = started + timeout
+        if budget_deadline is not None:
+            deadline = min(deadline, budget_deadline)
+        try:
+            write_all(self._request, encode_message({"type": "call", "id": self._calls, "call": call},
+                                                    sorted(arrays.items())))
+            message = read_message(self._answer, deadline, MAX_ANSWER_BYTES)
+        except TimeoutError:
+            elapsed = time.monotonic() - started
+            self.stop()
+            return CallOutcome("timeout", seconds=elapsed, output=self._read_output())
+        except (ProtocolError, BrokenPipeError) as exc:
+            elapsed = time.monotonic() - started
+            self.stop()
+            if isinstance(exc, BrokenPipeError):
+                return CallOutcome("crashed", seconds=elapsed, output=self._read_output(),
+                                   ended=self._ended())
+            return CallOutcome("protocol", seconds=elapsed, output=self._read_output(),
+                               error={"type": "ProtocolError", "message": str(exc), "frames": []})
+        elapsed = time.monotonic() - started
+        if message is None:
+            ended = self._ended()
+            self.stop()
+            return CallOutcome("crashed", seconds=elapsed, output=self._read_output(), ended=ended)
+        header, blobs = message
+        try:
+            outcome = self._outcome(header, blobs, elapsed)
+        except (KeyError, TypeError, ValueError) as exc:
+            self.stop()
+            return CallOutcome("protocol", seconds=elapsed, output=self._read_output(),
+                               error={"type": "ProtocolError", "message": f"malformed answer: {exc}",
+                                      "frames": []})
+        outcome.output = self._read_output()
+        return outcome
+
+    def _outcome(self, header, blobs, elapsed):
+        if header.get("type") != "result" or header.get("id") != self._calls:
+            raise ValueError("an answer to a different request")
+        status = header["status"]
+        if status not in ("ok", "error", "bad-return"):
+            raise ValueError(f"unknown status {status!r}")
+        outputs = {}
+        for meta in header.get("outputs", []) if status == "ok" else []:
+            name = str(meta["name"])
+            outputs[name] = (_clean_meta(meta), blobs.get(name))
+        error = header.get("error")
+        if error is not None:
+            error = {"type": str(error.get("type", "Exception"))[:200],
+                     "message": str(error.get("message", ""))[:2000],
+                     "frames": [[str(f[0])[:200], int(f[1]), str(f[2])[:200], str(f[3])[:300]]
+                                for f in error.get("frames", [])[:20]]}
+        modified = [str(name)[:100] for name in header.get("modified", [])][:20]
+        return CallOutcome(status, outputs, error, elapsed, modified=modified)
+
+    # Ending -----------------------------------------------------------------------
+
+    def _ended(self):
+        """How the worker ended: 'exit status 0', 'signal SIGKILL', or 'running'."""
+        if self.process is None:
+            return "not started"
+        try:
+            code = self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            return "running"
+        if code < 0:
+            try:
+                return f"signal {signal.Signals(-code).name}"
+            except ValueError:
+                return f"signal {-code}"
+        return f"exit status {code}"
+
+    def stop(self):
+        """Kill the worker, everything it started, and close the pipes."""
+        if self.process is None:
+            return
+        pid = self.process.pid
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            self.process.kill()
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        sandboxing.kill_tree([pid], keep=self._keep)
+        for fd in (self._request, self._answer):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.process = None
+
+    def close(self):
+        self.stop()
+        sandboxing.kill_tree([], keep=self._keep)
+        sandboxing.kill_user_processes(self.box)
+        try:
+            os.close(self._log)
+        except OSError:
+            pass
+
+    def _read_output(self):
+        """The output written since the last truncation: head and tail if it is long."""
+        size = os.fstat(self._log).st_size
+        limit = self.output_limit
+        if size <= limit:
+            data = os.pread(self._log, size, 0)
+            return data.decode("utf-8", errors="replace")
+        head = os.pread(self._log, limit // 5, 0).decode("utf-8", errors="replace")
+        tail_size = limit - limit // 5
+        tail = os.pread(self._log, tail_size, size - tail_size).decode("utf-8", errors="replace")
+        return f"{head}\n[... {size - limit} bytes of output omitted ...]\n{tail}"
+
+
+def _clean_meta(meta):
+    """Only the expected fields, with bounded text: the worker is not trusted."""
+    kind = meta.get("kind")
+    if kind not in ("ndarray", "scalar", "none", "other"):
+        kind = "other"
+    return {"kind": kind, "type": str(meta.get("type", "?"))[:120],
+            "subclass": bool(meta.get("subclass", False)), "repr": str(meta.get("repr", ""))[:200]}

@@ -1,0 +1,376 @@
+"""Where and as whom student code runs, and making sure none of it outlives grading.
+
+Two modes:
+- As root (Gradescope, or an instructor grading as root), the worker runs as an
+  unprivileged sandbox user. Before any student code runs, a probe running as
+  that user checks that it can read none of the protected files (the test cases,
+  the config) and write none of the protected directories (the results). Access
+  it has is removed, and every change is reported; if access remains, grading
+  refuses to start.
+- As a normal user, the worker runs as that user, with the same process and
+  resource isolation but no user switch. It cannot be kept from the user's files.
+
+In both modes the worker gets a private working directory, resource limits, a
+session of its own, and the grader becomes a subreaper, so that every process
+the student's code starts can be found and killed when grading ends.
+"""
+import ctypes
+import json
+import os
+import pwd
+import resource
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional
+
+from .errors import UserError
+
+DEFAULT_USER = "bpgrader"
+OUTPUT_FILE_LIMIT = 8 << 20   # bytes a worker may write to its output file
+MAX_PROCESSES = 64            # processes and threads of the sandbox user (root mode)
+_PR_SET_CHILD_SUBREAPER = 36
+_python_cache = {}
+
+
+@dataclass
+class Sandbox:
+    base: Path                  # private directory, removed by close()
+    workdir: Path               # the worker's writable working directory
+    python: str                 # interpreter for the worker
+    memory_mb: int
+    cpu_seconds: int
+    uid: Optional[int] = None   # sandbox user, in root mode
+    gid: Optional[int] = None
+    user: Optional[str] = None
+    notices: List[str] = field(default_factory=list)
+
+    @property
+    def switches_user(self):
+        return self.uid is not None
+
+    def environment(self):
+        return {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(self.workdir),
+            "TMPDIR": str(self.workdir),
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "OMP_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "MPLBACKEND": "Agg",
+        }
+
+    def popen_options(self):
+        """Keyword arguments for subprocess.Popen that start a process inside the sandbox."""
+        memory = self.memory_mb << 20
+        cpu = max(1, int(self.cpu_seconds))
+        switches = self.switches_user
+
+        def limit():  # runs in the child after the user switch, before exec
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+            resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_FILE_LIMIT, OUTPUT_FILE_LIMIT))
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            if switches:
+                resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead
+            os.umask(0o077)
+
+        options = {"cwd": str(self.workdir), "env": self.environment(), "start_new_session": True,
+                   "preexec_fn": limit, "close_fds": True}
+        if switches:
+            options.update(user=self.uid, group=self.gid, extra_groups=[])
+        return options
+
+    def close(self):
+        kill_user_processes(self)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def open_sandbox(protected_read=(), protected_write=(), memory_mb=512, cpu_seconds=600, slot=0,
+                 fix_permissions=True, python=None):
+    """Prepare a sandbox. In root mode, make sure the sandbox user can reach no protected path.
+
+    protected_read: files and directories the worker must not read (expected values, config).
+    protected_write: directories the worker must not write (results).
+    """
+    become_subreaper()
+    base = Path(tempfile.mkdtemp(prefix="bpgrader-"))
+    try:
+        workdir = base / "work"
+        workdir.mkdir()
+        if os.geteuid() != 0:
+            return Sandbox(base, workdir, python or sys.executable, memory_mb, cpu_seconds)
+        user = os.environ.get("BPGRADER_USER", DEFAULT_USER) + (str(slot) if slot else "")
+        uid, gid = ensure_user(user)
+        os.chmod(base, 0o711)   # the worker may pass through to its workdir, not list it
+        os.chown(workdir, uid, gid)
+        os.chmod(workdir, 0o700)
+        sandbox = Sandbox(base, workdir, "", memory_mb, cpu_seconds, uid, gid, user)
+        sandbox.notices += secure_paths(sandbox, protected_read, protected_write, fix_permissions)
+        sandbox.python = python or worker_python(sandbox)
+        return sandbox
+    except BaseException:
+        shutil.rmtree(base, ignore_errors=True)
+        raise
+
+
+# The sandbox user ------------------------------------------------------------------
+
+def ensure_user(name):
+    """(uid, gid) of the sandbox user, creating it (no home, no login) if needed."""
+    try:
+        entry = pwd.getpwnam(name)
+        return entry.pw_uid, entry.pw_gid
+    except KeyError:
+        pass
+    commands = [
+        ["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+         "--shell", "/usr/sbin/nologin", "--user-group", name],
+        ["adduser", "--system", "--no-create-home", "--group", "--disabled-password", name],
+    ]
+    errors = []
+    for command in commands:
+        if shutil.which(command[0]) is None:
+            continue
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode == 0 or "already exists" in result.stderr:
+            entry = pwd.getpwnam(name)
+            return entry.pw_uid, entry.pw_gid
+        errors.append(f"{command[0]}: {result.stderr.strip()}")
+    raise UserError(f"cannot create the sandbox user {name!r} that student code runs as "
+                    f"({'; '.join(errors) or 'neither useradd nor adduser is installed'}). "
+                    f"Create it with `useradd --system --no-create-home {name}`.")
+
+
+def _as_user(sandbox, function):
+    """Run function() in a forked child that has become the sandbox user; return its JSON result."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: drop to the sandbox user, answer, exit without cleanup
+        try:
+            os.close(read_fd)
+            os.setgroups([])
+            os.setgid(sandbox.gid)
+            os.setuid(sandbox.uid)
+            data = json.dumps(function()).encode()
+            os.write(write_fd, data)
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    chunks = []
+    while True:
+        chunk = os.read(read_fd, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(read_fd)
+    os.waitpid(pid, 0)
+    return json.loads(b"".join(chunks) or b"null")
+
+
+def _reachable(read_paths, write_paths):
+    """As the current (sandbox) user: which of the given paths it can read and which write.
+
+    The lists are made by the parent, as root: a directory the sandbox user cannot
+    list may still hold files it can open by name.
+    """
+    found = [["read", path] for path in read_paths if os.access(path, os.R_OK)]
+    found += [["write", path] for path in write_paths if os.access(path, os.W_OK)]
+    return found
+
+
+def _walk(root):
+    root = str(root)
+    yield root
+    if os.path.isdir(root) and not os.path.islink(root):
+        for directory, dirs, files in os.walk(root):
+            for name in dirs + files:
+                yield os.path.join(directory, name)
+
+
+def secure_paths(sandbox, protected_read, protected_write, fix_permissions):
+    """Make sure the sandbox user can neither read nor write the protected paths."""
+    protected_read = [str(Path(p).resolve()) for p in protected_read if Path(p).exists()]
+    protected_write = [str(Path(p).resolve()) for p in protected_write if Path(p).exists()]
+    read_paths = [path for root in protected_read for path in _walk(root)]
+    write_paths = [path for root in protected_write for path in _walk(root)]
+    found = _as_user(sandbox, lambda: _reachable(read_paths, write_paths))
+    if not found:
+        return []
+    if not fix_permissions:
+        raise UserError(_exposed_message(sandbox, found))
+    notices = []
+    for root in protected_read + protected_write:
+        changed = _remove_other_access(root)
+        if changed:
+            notices.append(f"removed other users' access to {root} ({changed} path(s)), so that the "
+                           f"sandbox user {sandbox.user!r} cannot reach the grader's data")
+    remaining = _as_user(sandbox, lambda: _reachable(read_paths, write_paths))
+    if remaining:
+        raise UserError(_exposed_message(sandbox, remaining))
+    return notices
+
+
+def _remove_other_access(root):
+    changed = 0
+    for path in _walk(root):
+        if os.path.islink(path):
+            continue
+        mode = os.stat(path).st_mode
+        if mode & 0o007:
+            os.chmod(path, stat.S_IMODE(mode) & ~0o007)
+            changed += 1
+    return changed
+
+
+def _exposed_message(sandbox, found):
+    sample = ", ".join(f"{how} {path}" for how, path in found[:3])
+    return (f"refusing to run student code: the sandbox user {sandbox.user!r} can {sample}"
+            f"{' and more' if len(found) > 3 else ''}. Remove that access (for example "
+            f"`chmod -R o-rwx` on it, and make sure the user is in none of its groups).")
+
+
+def worker_python(sandbox):
+    """An interpreter with NumPy that the sandbox user can run."""
+    candidates = [os.environ.get("BPGRADER_WORKER_PYTHON"), sys.executable,
+                  "/usr/bin/python3", "/usr/local/bin/python3"]
+    tried = []
+    for python in candidates:
+        if not python or python in tried:
+            continue
+        tried.append(python)
+        key = (python, sandbox.uid)
+        if key not in _python_cache:
+            try:
+                result = subprocess.run([python, "-I", "-c", "import numpy"], capture_output=True,
+                                        timeout=60, **_probe_options(sandbox))
+                _python_cache[key] = result.returncode == 0
+            except (OSError, subprocess.SubprocessError):
+                _python_cache[key] = False
+        if _python_cache[key]:
+            return python
+    raise UserError(f"no Python with NumPy can be run by the sandbox user {sandbox.user!r} "
+                    f"(tried {', '.join(tried)}). Install Python and NumPy system-wide, as "
+                    f"Gradescope's setup.sh does, or set BPGRADER_WORKER_PYTHON to an interpreter "
+                    f"outside /root that has NumPy.")
+
+
+def _probe_options(sandbox):
+    return {"cwd": str(sandbox.workdir), "env": sandbox.environment(), "user": sandbox.uid,
+            "group": sandbox.gid, "extra_groups": []}
+
+
+# Ending every process ------------------------------------------------------------
+
+def become_subreaper():
+    """Orphaned descendants of the worker become our children instead of init's (Linux)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _process_table():
+    """{pid: (ppid, uid, zombie)} from /proc."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as status:
+                fields = dict(line.split(":", 1) for line in status if ":" in line)
+            table[int(entry)] = (int(fields["PPid"]), int(fields["Uid"].split()[0]),
+                                 fields["State"].strip().startswith("Z"))
+        except (OSError, KeyError, ValueError):
+            continue
+    return table
+
+
+def direct_children():
+    me = os.getpid()
+    return {pid for pid, (ppid, _, _) in _process_table().items() if ppid == me}
+
+
+def descendants(root_pid, table):
+    children = {}
+    for pid, (ppid, _, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found, stack = [], list(children.get(root_pid, []))
+    while stack:
+        pid = stack.pop()
+        found.append(pid)
+        stack.extend(children.get(pid, []))
+    return found
+
+
+def kill_tree(roots, keep=frozenset(), rounds=50):
+    """Stop, then kill, `roots`, everything below them, and every orphan re-parented to us.
+
+    Orphans are our direct children that are not in `keep` (the children we had
+    before the worker started): as a subreaper, we inherit whatever the worker's
+    descendants leave behind, even after they start sessions of their own.
+    Stopping first keeps a fork loop from outrunning the kill.
+    """
+    me = os.getpid()
+    for _ in range(rounds):
+        table = _process_table()
+        tops = [pid for pid in roots if pid in table]
+        tops += [pid for pid, (ppid, _, _) in table.items() if ppid == me and pid not in keep]
+        targets = set(tops)
+        for pid in tops:
+            targets.update(descendants(pid, table))
+        targets.discard(me)
+        alive = {pid for pid in targets if not table[pid][2]}
+        _reap(pid for pid in targets if table[pid][0] == me)
+        if not alive:
+            return
+        for sig in (signal.SIGSTOP, signal.SIGKILL):
+            for pid in alive:
+                try:
+                    os.kill(pid, sig)
+                except OSError:
+                    pass
+        time.sleep(0.005)
+        _reap(pid for pid in targets if table[pid][0] == me)
+
+
+def _reap(pids):
+    for pid in pids:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+
+
+def kill_user_processes(sandbox):
+    """Root mode: kill every process of the sandbox user, whoever its parent is now."""
+    if not sandbox.switches_user:
+        return
+    for _ in range(20):
+        alive = [pid for pid, (_, uid, zombie) in _process_table().items()
+                 if uid == sandbox.uid and not zombie]
+        if not alive:
+            return
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setgroups([])
+                os.setgid(sandbox.gid)
+                os.setuid(sandbox.uid)
+                os.kill(-1, signal.SIGKILL)  # every process this user may signal: all of its own
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        time.sleep(0.02)
+        me = os.getpid()
+        _reap(pid for pid, (ppid, uid, _) in _process_table().items() if ppid == me and uid == sandbox.uid)

@@ -1,0 +1,173 @@
+"""Checks made before any student code runs: syntax, the locked interface, imports.
+
+The interface is compared with the signatures recorded in the manifest, so no
+reference code is needed. A missing function, a renamed or removed parameter, a
+new parameter without a default, or a lost default fails that function's cases
+with a message that names both signatures. Extra parameters with defaults are fine.
+"""
+import ast
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+
+@dataclass
+class FunctionCheck:
+    name: str
+    ok: bool
+    message: str = ""
+    verified: bool = True     # False when the name is bound by an import or an assignment
+
+
+@dataclass
+class ModuleCheck:
+    module: str
+    filename: str
+    syntax_error: Optional[dict] = None                        # {line, column, message, text}
+    forbidden: List[Tuple[str, str, int]] = field(default_factory=list)  # (package, file, line)
+    functions: Dict[str, FunctionCheck] = field(default_factory=dict)
+    layer_names: List[str] = field(default_factory=list)        # layer functions fc_net uses
+
+    @property
+    def ok(self):
+        return self.syntax_error is None
+
+
+def check_module(module, filename, source, interface, helper_sources=None, forbidden=()):
+    """Check one student file against its recorded interface.
+
+    interface: {function name: [{"name", "default"}...]} as recorded by the generator.
+    helper_sources: {filename: bytes} of the submission's other .py files, whose
+    imports are checked too, since the module may import them.
+    """
+    check = ModuleCheck(module, filename)
+    try:
+        text = source.decode("utf-8") if isinstance(source, bytes) else source
+        tree = ast.parse(text, filename)
+    except SyntaxError as exc:
+        check.syntax_error = {"line": exc.lineno or 0, "column": exc.offset or 0,
+                              "message": exc.msg, "text": (exc.text or "").rstrip("\n")[:300]}
+        return check
+    except (UnicodeDecodeError, ValueError) as exc:
+        check.syntax_error = {"line": 0, "column": 0, "message": f"cannot read the file as text: {exc}",
+                              "text": ""}
+        return check
+    check.forbidden = forbidden_imports(tree, filename, forbidden)
+    for name, other in (helper_sources or {}).items():
+        try:
+            check.forbidden += forbidden_imports(ast.parse(other, name), name, forbidden)
+        except (SyntaxError, ValueError):
+            pass
+    for name, params in interface.items():
+        check.functions[name] = check_signature(tree, name, params, filename)
+    check.layer_names = sorted(_layer_names_used(tree))
+    return check
+
+
+def check_signature(tree, qualname, expected, filename):
+    """Compare the definition of `qualname` ('f' or 'Class.method') with the recorded params."""
+    node, bound_otherwise = _find(tree, qualname)
+    if node is None:
+        if bound_otherwise:
+            return FunctionCheck(qualname, True, verified=False)
+        where = f"class {qualname.split('.')[0]} in {filename}" if "." in qualname else filename
+        return FunctionCheck(qualname, False, f"{qualname} is missing: {where} must define it")
+    args = node.args
+    positional = args.posonlyargs + args.args
+    first_default = len(positional) - len(args.defaults)
+    theirs = [(a.arg, i >= first_default) for i, a in enumerate(positional)]
+    wanted = [(p["name"], p["default"]) for p in expected if not p.get("keyword_only")]
+    show_wanted = _show(p["name"] for p in expected if p["name"] != "self")
+    show_theirs = _show([a.arg for a in positional if a.arg != "self"]
+                        + (["*" + args.vararg.arg] if args.vararg else [])
+                        + [a.arg for a in args.kwonlyargs]
+                        + (["**" + args.kwarg.arg] if args.kwarg else []))
+    short = qualname.split(".")[-1] if qualname.endswith("__init__") else qualname
+    problem = None
+    for index, (name, has_default) in enumerate(wanted):
+        if index >= len(theirs) or theirs[index][0] != name:
+            problem = "changed"
+            break
+        if has_default and not theirs[index][1]:
+            problem = f"{name} lost its default value"
+            break
+    if problem is None:
+        extra_required = [name for name, has_default in theirs[len(wanted):] if not has_default]
+        extra_required += [a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is None]
+        if extra_required:
+            problem = f"the new parameter{'s' if len(extra_required) > 1 else ''} " \
+                      f"{', '.join(extra_required)} need{'' if len(extra_required) > 1 else 's'} a default value"
+    if problem is None:
+        return FunctionCheck(qualname, True)
+    owner = qualname.replace(".__init__", "") if qualname.endswith(".__init__") else short
+    message = f"{owner} must accept {show_wanted}; yours takes {show_theirs}"
+    if problem != "changed":
+        message += f" ({problem})"
+    return FunctionCheck(qualname, False, message)
+
+
+def _show(names):
+    return "(" + ", ".join(names) + ")"
+
+
+def _find(tree, qualname):
+    """The last definition of qualname, and whether the name is bound some other way instead."""
+    parts = qualname.split(".")
+    body = tree.body
+    if len(parts) == 2:
+        classes = [n for n in body if isinstance(n, ast.ClassDef) and n.name == parts[0]]
+        if not classes:
+            return None, _bound(body, parts[0])
+        body = classes[-1].body
+    name = parts[-1]
+    defs = [n for n in body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name]
+    if defs:
+        return defs[-1], False
+    return None, _bound(body, name)
+
+
+def _bound(body, name):
+    """Whether a module or class body binds `name` by assignment or import."""
+    for node in body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            if any((alias.asname or alias.name.split(".")[0]) == name or alias.name == "*"
+                   for alias in node.names):
+                return True
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                return True
+    return False
+
+
+def forbidden_imports(tree, filename, forbidden):
+    """[(package, file, line)] for every import of a forbidden top-level package."""
+    forbidden = set(forbidden)
+    found = []
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [node.module]
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
+                and isinstance(node.args[0].value, str):
+            func = node.func
+            called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+            if called in ("__import__", "import_module"):
+                names = [node.args[0].value]
+        for name in names:
+            top = name.split(".")[0]
+            if top in forbidden:
+                found.append((top, filename, node.lineno))
+    return found
+
+
+def _layer_names_used(tree):
+    """Names fc_net.py takes from layers: `from layers import x` and `layers.x`."""
+    used = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "layers":
+            used.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "layers":
+            used.add(node.attr)
+    return used

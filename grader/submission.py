@@ -1,0 +1,149 @@
+"""Finding a student's files in a folder or a .zip, however the upload arrived.
+
+Students upload `layers.py` and `fc_net.py` at the top level, or a zip whose
+files sit inside a folder (often one named after the assignment), sometimes with
+macOS's `__MACOSX/` and `._*` shadows, `__pycache__/` and `.pyc` files. The
+grader takes the shallowest `layers.py` (and `fc_net.py`) it finds, and copies
+the folder holding it. Ambiguity and absence become problems the feedback names;
+everything that can still be graded is.
+"""
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Dict, List, Optional
+
+from .errors import UserError
+
+REQUIRED = ("layers.py", "fc_net.py")
+IGNORED_DIRS = {"__MACOSX", "__pycache__", ".git", ".ipynb_checkpoints", ".idea", ".vscode"}
+MAX_FILES = 1000
+MAX_BYTES = 50 << 20
+MAX_DEPTH = 3
+
+
+@dataclass
+class Submission:
+    name: str
+    files: Dict[str, bytes]                  # path relative to the copied folder -> content
+    modules: Dict[str, Optional[str]]        # "layers" -> "layers.py" (relative), or None
+    problems: Dict[str, str] = field(default_factory=dict)   # module -> what is wrong
+    notes: List[str] = field(default_factory=list)
+
+    def source(self, module):
+        path = self.modules.get(module)
+        return None if path is None else self.files[path]
+
+
+def load_submission(path):
+    """Read a submission folder or .zip. Raises UserError if the path cannot be read at all."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: no such file or folder")
+    if path.is_dir():
+        entries = _folder_entries(path)
+        name = path.resolve().name
+    elif zipfile.is_zipfile(path):
+        entries = _zip_entries(path)
+        name = path.stem
+    else:
+        raise UserError(f"{path}: not a folder or a .zip file; give the folder that holds layers.py "
+                        f"and fc_net.py, or a .zip of it")
+    return locate(name, entries)
+
+
+def locate(name, entries):
+    """Pick the folder holding the required files out of {relative posix path: bytes}."""
+    entries = {p: data for p, data in entries.items() if not _ignored(p)}
+    found = {}
+    problems, notes = {}, []
+    for required in REQUIRED:
+        candidates = [p for p in entries if PurePosixPath(p).name == required
+                      and len(PurePosixPath(p).parts) <= MAX_DEPTH]
+        if not candidates:
+            continue
+        depth = min(len(PurePosixPath(p).parts) for p in candidates)
+        shallowest = sorted(p for p in candidates if len(PurePosixPath(p).parts) == depth)
+        if len(shallowest) > 1:
+            problems[required[:-3]] = (f"found {len(shallowest)} files named {required}: "
+                                       f"{', '.join(shallowest)}; submit exactly one")
+            continue
+        found[required] = shallowest[0]
+    roots = {str(PurePosixPath(p).parent) for p in found.values()}
+    root = str(PurePosixPath(found.get("layers.py") or next(iter(found.values()), "x")).parent)
+    files = {}
+    for p, data in entries.items():
+        relative = _relative(p, root)
+        if relative is not None:
+            files[relative] = data
+    modules = {}
+    for required in REQUIRED:
+        module = required[:-3]
+        if required in found:
+            relative = _relative(found[required], root)
+            if relative is None:  # fc_net.py lives in another folder than layers.py
+                relative = required
+                files[required] = entries[found[required]]
+                notes.append(f"{found[required]} is not in the same folder as layers.py; graded "
+                             f"next to it, since it imports from layers")
+            modules[module] = relative
+        else:
+            modules[module] = None
+            problems.setdefault(module, f"{required} is missing from the submission")
+    if root not in (".", "") and found:
+        notes.append(f"the files were found inside the folder {root}/")
+    if len(roots) > 1 and not notes:
+        notes.append("layers.py and fc_net.py were found in different folders")
+    return Submission(name, files, modules, problems, notes)
+
+
+def _relative(path, root):
+    if root in (".", ""):
+        return path
+    prefix = root + "/"
+    return path[len(prefix):] if path.startswith(prefix) else None
+
+
+def _ignored(path):
+    parts = PurePosixPath(path).parts
+    return (any(part in IGNORED_DIRS for part in parts[:-1]) or parts[-1].startswith("._")
+            or parts[-1].endswith((".pyc", ".pyo")) or parts[-1] == ".DS_Store")
+
+
+def _folder_entries(root):
+    entries, total = {}, 0
+    for file in sorted(root.rglob("*")):
+        if file.is_symlink() or not file.is_file():
+            continue
+        relative = file.relative_to(root).as_posix()
+        if _ignored(relative):
+            continue
+        total += file.stat().st_size
+        _check_size(root, len(entries) + 1, total)
+        entries[relative] = file.read_bytes()
+    return entries
+
+
+def _zip_entries(path):
+    entries, total = {}, 0
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                name = info.filename.replace("\\", "/")
+                parts = PurePosixPath(name).parts
+                if info.is_dir() or name.startswith("/") or ".." in parts or _ignored(name):
+                    continue
+                total += info.file_size
+                _check_size(path, len(entries) + 1, total)
+                entries[str(PurePosixPath(*parts))] = archive.read(info)
+    except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
+        raise UserError(f"{path}: cannot read the zip file ({exc})") from None
+    return entries
+
+
+def _check_size(where, count, total):
+    if count > MAX_FILES:
+        raise UserError(f"{where}: more than {MAX_FILES} files; submit only layers.py and fc_net.py "
+                        f"(and any helper modules they import)")
+    if total > MAX_BYTES:
+        raise UserError(f"{where}: more than {MAX_BYTES >> 20} MB of files; submit only layers.py "
+                        f"and fc_net.py (and any helper modules they import)")
