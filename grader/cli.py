@@ -52,6 +52,34 @@ def cmd_generate(args):
     return 0
 
 
+def cmd_grade(args):
+    from pathlib import Path
+
+    from .engine import grade
+    from .outputs import summary_table, write_outputs
+    submission = Path(args.submission)
+    cases = Path(args.cases)
+    config = Path(args.config) if args.config else cases.parent / "assignment.toml"
+    out = Path(args.out) if args.out else Path("reports") / _report_name(submission)
+    result = grade(submission, cases, config_path=config if config.is_file() else None, results_dir=out)
+    results, report = write_outputs(result, out)
+    if not args.quiet:
+        print(f"{result.title}: {result.submission}")
+        for problem in result.problems:
+            print(f"  problem: {problem}")
+        print()
+        print("\n".join(summary_table(result)))
+        print()
+        print(f"report:  {report}")
+        print(f"results: {results}")
+    return 0
+
+
+def _report_name(submission):
+    name = submission.resolve().name
+    return name[:-4] if name.endswith(".zip") else name or "submission"
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m grader",
@@ -74,6 +102,20 @@ def build_parser():
     p.add_argument("--project", default=".", help="project root holding reference/ (default: .)")
     p.add_argument("--config", default=None, help="assignment config (default: PROJECT/assignment.toml)")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("grade", help="grade one submission (a folder or a .zip)",
+                       description="Grade a submission folder or .zip against the test cases. Writes "
+                                   "results.json (Gradescope's format) and report.html, and prints a "
+                                   "summary. Exits 0 whenever grading completed, whatever the score.")
+    p.add_argument("submission", help="folder or .zip holding layers.py and fc_net.py (may be nested "
+                                      "one folder deep)")
+    p.add_argument("--out", help="where to write results.json and report.html "
+                                 "(default: reports/<submission name>/)")
+    p.add_argument("--cases", default="test_cases", help="test cases folder (default: test_cases)")
+    p.add_argument("--config", help="assignment config to check the cases against "
+                                    "(default: assignment.toml beside the cases, if present)")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=cmd_grade)
     return parser
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from . import evaluate, static
 from .cases import CaseError, load_manifest
+from .report.render import preload
 from .errors import UserError
 from .results import CaseResult, GradeResult, OutputResult
 from .runner import WorkerSession
@@ -41,13 +42,14 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
     progress: called as progress(done, total, case_result) after each case.
     """
     started = time.monotonic()
+    preload()  # every template compiled before student code runs
     manifest = load_manifest(cases_root)
     _check_config(manifest, config_path)
     data = {case.id: manifest.load(case) for case in manifest.cases}
     submission = _read_submission(submission_path)
     settings = manifest.settings
     result = GradeResult(manifest.title, manifest.tie_rule, submission.name, [], manifest.functions,
-                         notes=list(submission.notes))
+                         notes=list(submission.notes), hidden_visibility=settings["hidden_visibility"])
 
     checks = _static_checks(submission, manifest, result)
     blocked = _blocked_modules(submission, checks, settings, result)

@@ -96,6 +96,7 @@ class GradeResult:
     notices: List[str] = field(default_factory=list)    # what the sandbox changed
     seconds: float = 0.0
     budget_exhausted: bool = False
+    hidden_visibility: str = "after_published"
 
     @property
     def score(self):

@@ -209,11 +209,16 @@ def secure_paths(sandbox, protected_read, protected_write, fix_permissions):
     if not fix_permissions:
         raise UserError(_exposed_message(sandbox, found))
     notices = []
+    exposed = {path for _, path in found}
     for root in protected_read + protected_write:
+        if not any(path == root or path.startswith(root + os.sep) for path in exposed):
+            continue
         changed = _remove_other_access(root)
         if changed:
-            notices.append(f"removed other users' access to {root} ({changed} path(s)), so that the "
-                           f"sandbox user {sandbox.user!r} cannot reach the grader's data")
+            notice = (f"removed other users' access to {root} ({changed} path(s)), so that the "
+                      f"sandbox user {sandbox.user!r} cannot reach the grader's data")
+            print(f"note: {notice}", file=sys.stderr)  # now, in case a later step fails
+            notices.append(notice)
     remaining = _as_user(sandbox, lambda: _reachable(read_paths, write_paths))
     if remaining:
         raise UserError(_exposed_message(sandbox, remaining))
