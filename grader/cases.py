@@ -16,12 +16,14 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
+from .errors import UserError
+
 MANIFEST = "manifest.json"
 FORMAT = 1
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
-class CaseError(Exception):
+class CaseError(UserError):
     """The test cases are missing, corrupt or out of date."""
 
 

@@ -8,18 +8,12 @@ import argparse
 import os
 import sys
 
+from .errors import UserError
+
 # Single-threaded BLAS: the grader runs many small products, Gradescope gives half
 # a CPU, and results must not depend on thread scheduling. Set before NumPy loads.
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
-
-def _user_errors():
-    from .authoring.template import MarkerError
-    from .cases import CaseError
-    from .config import ConfigError
-    from .errors import UserError
-    return (ConfigError, CaseError, MarkerError, UserError)
-
 
 def cmd_generate(args):
     from .authoring import casespecs, generate as gen
@@ -75,6 +69,21 @@ def cmd_grade(args):
     return 0
 
 
+def cmd_package(args):
+    from .authoring.package import build_package
+    out, files = build_package(args.project, args.out)
+    cases = sum(1 for name in files if name.endswith(".npz"))
+    print(f"wrote {out}: {len(files)} files ({cases} test cases, public and hidden)")
+    print("upload it as the autograder of a Gradescope programming assignment (Ubuntu 22.04 base image)")
+    return 0
+
+
+def cmd_autograde(args):
+    from .autograde import run
+    run(args.root)
+    return 0
+
+
 def _report_name(submission):
     name = submission.resolve().name
     return name[:-4] if name.endswith(".zip") else name or "submission"
@@ -116,6 +125,21 @@ def build_parser():
                                     "(default: assignment.toml beside the cases, if present)")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("package", help="build the Gradescope autograder zip",
+                       description="Build the autograder zip to upload to Gradescope: setup.sh and "
+                                   "run_autograder at its root, the grader runtime, every test case and "
+                                   "the config. It holds no reference code.")
+    p.add_argument("--out", help="zip to write (default: dist/autograder.zip)")
+    p.add_argument("--project", default=".", help="project root (default: .)")
+    p.set_defaults(func=cmd_package)
+
+    p = sub.add_parser("autograde", help="grade inside Gradescope's container (run_autograder calls this)",
+                       description="Grade ROOT/submission with ROOT/source/test_cases and write "
+                                   "ROOT/results/results.json and report.html. Always writes a "
+                                   "results.json, and always exits 0.")
+    p.add_argument("--root", default="/autograder", help="Gradescope's root folder (default: /autograder)")
+    p.set_defaults(func=cmd_autograde)
     return parser
 
 
@@ -124,7 +148,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except _user_errors() as exc:
+    except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

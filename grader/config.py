@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Tuple
 
+from .errors import UserError
 from .interface import BY_NAME, FUNCTION_NAMES, TIE_RULES
 
 if sys.version_info >= (3, 11):
@@ -22,7 +23,7 @@ else:  # Gradescope's image runs Python 3.10
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """assignment.toml is missing, malformed or inconsistent."""
 
 

@@ -71,6 +71,7 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
             session = WorkerSession(box, runnable, settings["output_limit_kb"] * 1024,
                                     settings["import_timeout"], blocked_imports)
             session.start(budget_deadline)
+            result.import_output = session.import_output
             for module, status in session.imports.items():
                 if not status.ok:
                     blocked[module] = _import_problem(module, status, session.import_output)

@@ -97,6 +97,7 @@ class GradeResult:
     seconds: float = 0.0
     budget_exhausted: bool = False
     hidden_visibility: str = "after_published"
+    import_output: str = ""                # what the student's files printed when imported
 
     @property
     def score(self):

@@ -14,6 +14,7 @@ import re
 import textwrap
 from pathlib import Path
 
+from ..errors import UserError
 from ..interface import TIE_RULES
 
 SOURCES = ("layers.py", "fc_net.py")
@@ -27,7 +28,7 @@ _DIRECTIVE = re.compile(r"^(\s*).*?\s+# template: (.*)$")
 _IMPORT = re.compile(r"^from (?:\.|reference\.)(\w+) import ")
 
 
-class MarkerError(ValueError):
+class MarkerError(UserError):
     """A solution marker or tag in the reference is malformed."""
 
 

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Gradescope runs this once, as root, when it builds the autograder image
+# (Ubuntu 22.04, whose python3 is Python 3.10).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if ! python3 -m pip --version >/dev/null 2>&1; then
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y python3-pip
+fi
+# Pinned runtime dependencies, installed system-wide so that the unprivileged
+# user that runs student code can import NumPy too.
+python3 -m pip install --no-cache-dir -r requirements.txt
+
+# The user that student code runs as: no home, no login, no access to /autograder/source.
+if ! id bpgrader >/dev/null 2>&1; then
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --user-group bpgrader
+fi

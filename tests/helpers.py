@@ -1,0 +1,74 @@
+"""Shared helpers for the project's tests: submissions built from the reference, schema checks."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT.parent / "shared" / "gradescope" / "results.schema.json"
+
+
+def write_solution(directory, tie_rule="all"):
+    """A correct submission in student form (top-level modules), made from the reference."""
+    from grader.authoring.template import solution_version
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in ("layers.py", "fc_net.py"):
+        source = (ROOT / "reference" / name).read_text()
+        (directory / name).write_text(solution_version(source, name, tie_rule))
+    return directory
+
+
+def edit_submission(directory, filename, old, new):
+    path = Path(directory) / filename
+    text = path.read_text()
+    assert old in text, f"{old!r} not found in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def validate_results(data):
+    """Validate a results.json dict against Gradescope's schema (shared/gradescope)."""
+    import jsonschema
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.validate(data, schema)
+    return data
+
+
+def load_results(path):
+    return validate_results(json.loads(Path(path).read_text()))
+
+
+def build_package(out_dir):
+    from grader.authoring.package import build_package as build
+    out, _ = build(ROOT, Path(out_dir) / "autograder.zip")
+    return out
+
+
+def autograder_tree(package_zip, submission_dir, metadata=None):
+    """An /autograder-shaped tree in a world-traversable temporary folder, as Gradescope lays it out.
+
+    The folder is 0755 on purpose: only run_autograder's own permission changes may
+    keep the sandbox user out of source/ and results/.
+    """
+    root = Path(tempfile.mkdtemp(prefix="autograder-", dir="/tmp"))
+    os.chmod(root, 0o755)
+    (root / "source").mkdir()
+    with zipfile.ZipFile(package_zip) as archive:
+        archive.extractall(root / "source")
+    for name in ("run_autograder", "setup.sh"):
+        os.chmod(root / "source" / name, 0o755)
+    shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
+    shutil.copytree(submission_dir, root / "submission")
+    if metadata is not None:
+        (root / "submission_metadata.json").write_text(json.dumps(metadata))
+    return root
+
+
+def run_autograder(root, python=None, timeout=600):
+    env = dict(os.environ, AUTOGRADER_ROOT=str(root), AUTOGRADER_PYTHON=python or sys.executable)
+    return subprocess.run(["bash", str(root / "run_autograder")], env=env, capture_output=True, text=True,
+                          timeout=timeout)
