@@ -26,7 +26,7 @@ def case_feedback(result, markdown=True):
     lines.append(f"Result: {result.status_text}, {_points(result.score)}/{_points(case.points)} points.")
     if result.summary and not result.passed:
         lines.append("")
-        lines.append(_escape_line(_capital(result.summary), markdown))
+        lines.append(_escape_line(result.summary, markdown))
     for diagnosis in result.diagnoses:
         lines.append("")
         lines.append(_bold(f"Likely mistake: {diagnosis.title}", markdown))
@@ -130,10 +130,6 @@ def _escape_md(text):
         else:
             out.append(ch)
     return "".join(out)
-
-
-def _capital(text):
-    return text[:1].upper() + text[1:]
 
 
 def _points(value):
