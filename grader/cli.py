@@ -78,6 +78,15 @@ def cmd_package(args):
     return 0
 
 
+def cmd_release(args):
+    from .authoring.release import build_release
+    out, files = build_release(args.project, args.out)
+    cases = sum(1 for name in files if name.endswith(".npz"))
+    print(f"wrote {out}: {len(files)} files, {cases} public test cases")
+    print("give it to students: they unzip it, run `pip install -r requirements.txt`, then `pytest`")
+    return 0
+
+
 def cmd_autograde(args):
     from .autograde import run
     run(args.root)
@@ -133,6 +142,14 @@ def build_parser():
     p.add_argument("--out", help="zip to write (default: dist/autograder.zip)")
     p.add_argument("--project", default=".", help="project root (default: .)")
     p.set_defaults(func=cmd_package)
+
+    p = sub.add_parser("release", help="build the zip students get: template, public cases, local tests",
+                       description="Build the student release: the template files, the public test "
+                                   "cases only, a pytest suite that grades them with the same engine "
+                                   "as Gradescope, requirements.txt and a README for students.")
+    p.add_argument("--out", help="zip to write (default: dist/release.zip)")
+    p.add_argument("--project", default=".", help="project root (default: .)")
+    p.set_defaults(func=cmd_release)
 
     p = sub.add_parser("autograde", help="grade inside Gradescope's container (run_autograder calls this)",
                        description="Grade ROOT/submission with ROOT/source/test_cases and write "

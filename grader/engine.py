@@ -35,7 +35,7 @@ class SubmissionError(UserError):
 
 
 def grade(submission_path, cases_root="test_cases", config_path=None, results_dir=None,
-          protect=(), slot=0, progress=None, fix_permissions=True):
+          protect=(), progress=None, fix_permissions=True):
     """Grade a submission folder or .zip. Returns a GradeResult; raises only UserError/CaseError.
 
     protect: more paths the worker must not read (the grader's own code on Gradescope).
@@ -63,7 +63,7 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
             protected = [manifest.root] + ([config_path] if config_path else []) + list(protect)
             writable = [p for p in (results_dir, manifest.root) if p]
             box = open_sandbox(protected, writable, settings["worker_memory_mb"],
-                               cpu_seconds=settings["total_budget"] + 30, slot=slot,
+                               cpu_seconds=settings["total_budget"] + 30,
                                fix_permissions=fix_permissions)
             result.notices += box.notices
             _install_files(submission, box)
@@ -169,6 +169,8 @@ def _install_files(submission, box):
 
 
 def _import_problem(module, status, output):
+    if status.ended and " was imported first " in status.ended:
+        return f"{module}.py: not imported, because {status.ended}"
     if status.ended == "timeout":
         return f"{module}.py: importing it took too long; is there code at the top level of the file " \
                f"that loops or waits?"

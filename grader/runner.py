@@ -102,6 +102,9 @@ class WorkerSession:
                     ended = self._ended()
                     if pending:
                         statuses[pending[0]] = ImportStatus(pending[0], False, ended=ended)
+                        for later in pending[1:]:
+                            statuses[later] = ImportStatus(later, False, ended=f"{pending[0]}.py was "
+                                                                                f"imported first and ended the process ({ended})")
                     break
                 header, _ = message
                 if header.get("type") == "ready":
@@ -115,6 +118,9 @@ class WorkerSession:
         except TimeoutError:
             if pending:
                 statuses[pending[0]] = ImportStatus(pending[0], False, ended="timeout")
+                for later in pending[1:]:
+                    statuses[later] = ImportStatus(later, False, ended=f"{pending[0]}.py was imported "
+                                                                       f"first and did not finish")
             self.stop()
         except ProtocolError as exc:
             if pending:
@@ -122,7 +128,10 @@ class WorkerSession:
             self.stop()
         self.import_output = self._read_output()
         if not self.imports:
+            # The first start decides: a module that failed is never imported again,
+            # so that one broken file cannot take the other's cases down with it.
             self.imports = dict(statuses)
+            self.modules = [m for m in self.modules if statuses.get(m) and statuses[m].ok]
         if self.process is not None and self.process.poll() is not None:
             self.stop()
         return statuses

@@ -50,6 +50,7 @@ class Sandbox:
     gid: Optional[int] = None
     user: Optional[str] = None
     notices: List[str] = field(default_factory=list)
+    lock: Optional[int] = None  # held for as long as this run owns the sandbox user
 
     @property
     def switches_user(self):
@@ -73,14 +74,18 @@ class Sandbox:
         memory = self.memory_mb << 20
         cpu = max(1, int(self.cpu_seconds))
         switches = self.switches_user
+        # The process limit counts every process of the user: a sandbox user has none of
+        # its own; a normal user keeps what it runs now, plus room for the worker's threads.
+        processes = MAX_PROCESSES if switches else _user_process_count() + MAX_PROCESSES
 
         def limit():  # runs in the child after the user switch, before exec
             resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
             resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
             resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_FILE_LIMIT, OUTPUT_FILE_LIMIT))
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-            if switches:
-                resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
+            soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+            if hard == resource.RLIM_INFINITY or processes < hard:
+                resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead
             os.umask(0o077)
 
@@ -93,9 +98,12 @@ class Sandbox:
     def close(self):
         kill_user_processes(self)
         shutil.rmtree(self.base, ignore_errors=True)
+        if self.lock is not None:
+            os.close(self.lock)  # releases the user for the next run
+            self.lock = None
 
 
-def open_sandbox(protected_read=(), protected_write=(), memory_mb=512, cpu_seconds=600, slot=0,
+def open_sandbox(protected_read=(), protected_write=(), memory_mb=512, cpu_seconds=600,
                  fix_permissions=True, python=None):
     """Prepare a sandbox. In root mode, make sure the sandbox user can reach no protected path.
 
@@ -109,12 +117,17 @@ def open_sandbox(protected_read=(), protected_write=(), memory_mb=512, cpu_secon
         workdir.mkdir()
         if os.geteuid() != 0:
             return Sandbox(base, workdir, python or sys.executable, memory_mb, cpu_seconds)
-        user = os.environ.get("BPGRADER_USER", DEFAULT_USER) + (str(slot) if slot else "")
-        uid, gid = ensure_user(user)
+        user, lock = _claim_user()
+        try:
+            uid, gid = ensure_user(user)
+        except BaseException:
+            os.close(lock)
+            raise
         os.chmod(base, 0o711)   # the worker may pass through to its workdir, not list it
         os.chown(workdir, uid, gid)
         os.chmod(workdir, 0o700)
-        sandbox = Sandbox(base, workdir, "", memory_mb, cpu_seconds, uid, gid, user)
+        sandbox = Sandbox(base, workdir, "", memory_mb, cpu_seconds, uid, gid, user, lock=lock)
+        kill_user_processes(sandbox)  # anything a crashed earlier run of this user left behind
         sandbox.notices += secure_paths(sandbox, protected_read, protected_write, fix_permissions)
         sandbox.python = python or worker_python(sandbox)
         return sandbox
@@ -124,6 +137,32 @@ def open_sandbox(protected_read=(), protected_write=(), memory_mb=512, cpu_secon
 
 
 # The sandbox user ------------------------------------------------------------------
+
+LOCK_DIR = "/run/lock/bpgrader"
+MAX_SLOTS = 64
+
+
+def _claim_user():
+    """(user name, lock fd): a sandbox user no other grading run on this machine is using.
+
+    Cleanup kills every process of the sandbox user, so two runs at once (a batch,
+    or two instructors' commands) must never share one. Each run holds an exclusive
+    lock on its user's slot until it closes its sandbox; slot 0 is the user that
+    setup.sh creates on Gradescope, and the others are created when first needed.
+    """
+    import fcntl
+    base = os.environ.get("BPGRADER_USER", DEFAULT_USER)
+    os.makedirs(LOCK_DIR, mode=0o700, exist_ok=True)
+    for slot in range(MAX_SLOTS):
+        fd = os.open(os.path.join(LOCK_DIR, f"slot-{slot}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        return (base if slot == 0 else f"{base}{slot}"), fd
+    raise UserError(f"{MAX_SLOTS} grading runs are already using sandbox users on this machine; "
+                    f"wait for some to finish")
 
 def ensure_user(name):
     """(uid, gid) of the sandbox user, creating it (no home, no login) if needed."""
@@ -275,6 +314,25 @@ def _probe_options(sandbox):
 
 
 # Ending every process ------------------------------------------------------------
+
+def _user_process_count():
+    uid = os.getuid()
+    return sum(1 for _, owner, _ in _process_table().values() if owner == uid) + _thread_allowance()
+
+
+def _thread_allowance():
+    """Threads count against RLIMIT_NPROC too: the user's current threads, roughly."""
+    uid = os.getuid()
+    threads = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    threads += len(os.listdir(f"/proc/{entry}/task")) - 1
+            except OSError:
+                continue
+    return threads
+
 
 def become_subreaper():
     """Orphaned descendants of the worker become our children instead of init's (Linux)."""

@@ -28,13 +28,6 @@ class Mistake:
     tie_rule: str = ""  # set for tie-rule variants: the rule this variant follows
 
 
-TIE_RULE_TEXT = {
-    "all": "every tied maximum receives the full upstream gradient",
-    "split": "the k tied maxima share the upstream gradient equally, each receiving dout / k",
-    "first": "only the first tied maximum in row-major order receives the upstream gradient",
-}
-
-
 # affine -----------------------------------------------------------------------
 
 def _affine_dw_transposed(dout, cache):
@@ -138,10 +131,12 @@ def _conv_backward_stride_ignored(dout, cache):
 
 
 def _conv_backward_padding_kept(dout, cache):
+    """Returns dx_pad itself: the gradient of the padded input, border included."""
     x, w, b, conv_param = cache
     pad = conv_param["pad"]
-    dx, dw, db = ref.conv_backward(dout, cache)
-    return np.pad(dx, ((0, 0), (0, 0), (pad, pad), (pad, pad))) if pad else dx, dw, db
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dx_pad, dw, db = ref.conv_backward(dout, (x_pad, w, b, {"stride": conv_param["stride"], "pad": 0}))
+    return dx_pad, dw, db
 
 
 def _conv_backward_first_sample(dout, cache):

@@ -1,0 +1,516 @@
+"""Hostile and broken submissions: none scores above its honest score, and nothing leaks or lingers.
+
+Every submission here is an honest base (the correct solution, or the untouched
+template) plus one trick. For each, the test asserts the exact outcome: the
+score (never above the honest score of the base), that the other functions are
+still graded, that results.json is schema-valid, and that no process the
+submission started is still running.
+
+Tricks that need a different user to be stopped (reading the grader's files,
+signalling the grader) are run where the tests run as root, as CI does: the
+grader then runs student code as an unprivileged user. As a normal user those
+tests are skipped: SECURITY.md explains what that mode cannot protect.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from grader.engine import grade
+from grader.outputs import write_outputs
+from helpers import (ROOT, autograder_tree, build_package, cases_with_settings, load_results, points_of,
+                     processes_with, run_autograder, write_solution)
+
+ROOT_MODE = os.geteuid() == 0
+needs_root = pytest.mark.skipif(not ROOT_MODE, reason="only a root grader can run student code as "
+                                                      "another user; see SECURITY.md")
+
+
+@pytest.fixture(scope="module")
+def fast_cases(tmp_path_factory):
+    """The real cases with short limits, so that hangs cost seconds."""
+    return cases_with_settings(tmp_path_factory.mktemp("cases"), case_timeout=1.5, import_timeout=4.0,
+                               total_budget=120.0)
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory):
+    return build_package(tmp_path_factory.mktemp("package"))
+
+
+def solution(tmp_path, layers_extra="", fc_net_extra="", replace=None):
+    """The correct solution plus hostile code (appended, or replacing a function's body line)."""
+    directory = write_solution(tmp_path / f"sub-{uuid.uuid4().hex[:8]}")
+    for filename, extra in (("layers.py", layers_extra), ("fc_net.py", fc_net_extra)):
+        if extra:
+            with open(directory / filename, "a") as handle:
+                handle.write("\n" + extra)
+    for filename, old, new in replace or []:
+        path = directory / filename
+        text = path.read_text()
+        assert old in text, old
+        path.write_text(text.replace(old, new, 1))
+    return directory
+
+
+def template(tmp_path, layers_extra=""):
+    directory = tmp_path / f"tpl-{uuid.uuid4().hex[:8]}"
+    shutil.copytree(ROOT / "student_template", directory)
+    if layers_extra:
+        with open(directory / "layers.py", "a") as handle:
+            handle.write("\n" + layers_extra)
+    return directory
+
+
+def graded(submission, cases, tmp_path):
+    """Grade, write the outputs, validate results.json; returns (grade, results dict)."""
+    result = grade(submission, cases)
+    out = tmp_path / f"out-{uuid.uuid4().hex[:8]}"
+    results, report = write_outputs(result, out)
+    return result, load_results(results)
+
+
+def scores(result):
+    by = {}
+    for case in result.cases:
+        by[case.case.function] = by.get(case.case.function, 0) + case.score
+    return {k: round(v, 2) for k, v in by.items()}
+
+
+def assert_only_lost(result, *functions):
+    """Exactly the named functions lose points; every other one keeps all of them."""
+    possible = {f["name"]: f["points"] for f in result.functions}
+    for function, score in scores(result).items():
+        if function in functions:
+            assert score < possible[function], f"{function} should lose points"
+        else:
+            assert score == possible[function], f"{function} lost points: {score}/{possible[function]}"
+
+
+# Reading the expected values -----------------------------------------------------
+
+THIEF = r'''
+import os as _os, numpy as _np
+_STOLEN = {}
+def _steal():
+    roots = [_os.environ.get("HOME", "/"), "/autograder", "/tmp", "/work", "/root", "/"]
+    seen = 0
+    for root in roots:
+        for dirpath, dirs, files in _os.walk(root):
+            seen += 1
+            if seen > 20000:
+                return
+            for name in files:
+                if name.endswith(".npz"):
+                    try:
+                        with _np.load(_os.path.join(dirpath, name)) as npz:
+                            if "input:x" in npz.files and "expected:out" in npz.files:
+                                _STOLEN[npz["input:x"].tobytes()] = npz["expected:out"]
+                    except Exception:
+                        pass
+_steal()
+
+def relu_forward(x):
+    if x.tobytes() in _STOLEN:
+        return _STOLEN[x.tobytes()], x
+    raise NotImplementedError("relu_forward is not implemented yet")
+'''
+
+
+@needs_root
+def test_code_that_searches_the_disk_for_expected_values_finds_none_on_gradescope(package, tmp_path):
+    root = autograder_tree(package, template(tmp_path, THIEF))
+    try:
+        assert run_autograder(root).returncode == 0
+        data = load_results(root / "results" / "results.json")
+        assert data["score"] == 0  # the template's honest score: nothing was stolen
+        relu = [t for t in data["tests"] if t["tags"][0] == "relu_forward"]
+        assert relu and all(t["score"] == 0 for t in relu)
+    finally:
+        shutil.rmtree(root)
+
+
+PROC_READER = r'''
+import os as _os
+_FOUND = []
+_parent = _os.getppid()
+for _path in ("environ", "mem", "maps", "fd", "cwd", "root"):
+    try:
+        if _path == "fd":
+            _FOUND.append(("fd", _os.listdir(f"/proc/{_parent}/fd")))
+        elif _path == "mem":
+            with open(f"/proc/{_parent}/mem", "rb") as _m:
+                _FOUND.append(("mem", len(_m.read(16))))
+        elif _path in ("cwd", "root"):
+            _FOUND.append((_path, _os.listdir(f"/proc/{_parent}/{_path}")))
+        else:
+            with open(f"/proc/{_parent}/{_path}", "rb") as _f:
+                _FOUND.append((_path, len(_f.read())))
+    except Exception as _e:
+        pass
+print("READABLE:", [name for name, _ in _FOUND])
+'''
+
+
+@needs_root
+def test_code_that_reads_the_graders_memory_and_environment_through_proc_gets_nothing(fast_cases, tmp_path):
+    result, data = graded(template(tmp_path, PROC_READER), fast_cases, tmp_path)
+    assert "READABLE: []" in result.import_output
+    assert data["score"] == 0
+
+
+# Forging results.json --------------------------------------------------------------
+
+FORGER = r'''
+import json as _json, os as _os, atexit as _atexit
+_FORGED = {"score": 100, "tests": [{"name": "forged", "score": 100, "max_score": 100}]}
+def _forge():
+    targets = set()
+    for root in ("/autograder", "/tmp", _os.getcwd(), _os.path.dirname(_os.getcwd())):
+        for dirpath, dirs, files in _os.walk(root):
+            if "results.json" in files or dirpath.endswith("results") or dirpath.endswith("out"):
+                targets.add(_os.path.join(dirpath, "results.json"))
+            if len(targets) > 200:
+                break
+    for target in targets:
+        try:
+            with open(target, "w") as f:
+                _json.dump(_FORGED, f)
+        except Exception:
+            pass
+_forge()
+_atexit.register(_forge)
+'''
+
+
+def test_a_results_json_forged_at_import_and_at_exit_is_never_used(package, tmp_path):
+    root = autograder_tree(package, template(tmp_path, FORGER))
+    try:
+        assert run_autograder(root).returncode == 0
+        data = load_results(root / "results" / "results.json")
+        assert data["score"] == 0
+        assert "forged" not in [t["name"] for t in data["tests"]]
+    finally:
+        shutil.rmtree(root)
+
+
+def test_a_results_json_forged_into_the_local_output_folder_is_replaced(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    forger = FORGER.replace('("/autograder", "/tmp", _os.getcwd(), _os.path.dirname(_os.getcwd()))',
+                            f'({str(out)!r},)')
+    submission = template(tmp_path, forger)
+    finished = subprocess.run([sys.executable, "-m", "grader", "grade", str(submission), "--out", str(out),
+                               "--quiet"], cwd=ROOT, capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr
+    assert load_results(out / "results.json")["score"] == 0
+
+
+def test_a_forger_that_waits_in_a_detached_process_is_killed_before_results_are_written(fast_cases, tmp_path):
+    marker = f"bpg-delayed-forger-{uuid.uuid4().hex}"
+    out = tmp_path / "out"
+    out.mkdir(mode=0o777)
+    os.chmod(out, 0o777)  # writable to anyone, so only the kill can stop the forger
+    daemon = rf'''
+import os as _os, subprocess as _sp, sys as _sys
+_code = "import time, json; time.sleep(2.5); open({str(out / 'results.json')!r}, 'w').write(json.dumps({{'score': 100}}))"
+if _os.fork() == 0:
+    _os.setsid()
+    if _os.fork() == 0:
+        _os.execv(_sys.executable, [_sys.executable, "-c", _code + "  # {marker}"])
+    _os._exit(0)
+'''
+    submission = template(tmp_path, daemon)
+    result = grade(submission, fast_cases)
+    write_outputs(result, out)
+    assert processes_with(marker) == []
+    import time
+    time.sleep(3)
+    assert load_results(out / "results.json")["score"] == 0
+
+
+# Damaging the grader -------------------------------------------------------------------
+
+VANDAL = r'''
+import os as _os
+_DAMAGED = []
+for _root in ("/autograder", "/tmp"):
+    for _dirpath, _dirs, _files in _os.walk(_root):
+        if "grader" in _dirpath or "test_cases" in _dirpath or "source" in _dirpath:
+            for _name in _files:
+                _path = _os.path.join(_dirpath, _name)
+                try:
+                    with open(_path, "w") as _f:
+                        _f.write("raise SystemExit('vandalised')")
+                    _DAMAGED.append(_path)
+                except Exception:
+                    pass
+                try:
+                    _os.unlink(_path)
+                    _DAMAGED.append(_path)
+                except Exception:
+                    pass
+print("DAMAGED", len(_DAMAGED))
+'''
+
+
+@needs_root
+def test_code_that_deletes_or_overwrites_the_graders_files_cannot_touch_them(package, tmp_path):
+    root = autograder_tree(package, solution(tmp_path, VANDAL))
+    before = {p: p.read_bytes() for p in (root / "source").rglob("*") if p.is_file()}
+    try:
+        assert run_autograder(root).returncode == 0
+        data = load_results(root / "results" / "results.json")
+        assert data["score"] == 100
+        after = {p: p.read_bytes() for p in (root / "source").rglob("*") if p.is_file()}
+        assert after == before
+    finally:
+        shutil.rmtree(root)
+
+
+# Exits ----------------------------------------------------------------------------------
+
+def test_sys_exit_at_import_of_fc_net_costs_only_the_network(fast_cases, tmp_path):
+    result, data = graded(solution(tmp_path, fc_net_extra="import sys\nsys.exit(0)\n"), fast_cases, tmp_path)
+    assert data["score"] == 100 - points_of("FullyConnectedNet.__init__", "FullyConnectedNet.loss")
+    assert any("fc_net.py: importing it raised SystemExit" in p for p in result.problems)
+
+
+def test_os_exit_at_import_of_fc_net_costs_only_the_network(fast_cases, tmp_path):
+    result, data = graded(solution(tmp_path, fc_net_extra="import os\nos._exit(0)\n"), fast_cases, tmp_path)
+    assert data["score"] == 100 - points_of("FullyConnectedNet.__init__", "FullyConnectedNet.loss")
+    assert any("importing it ended the process (exit status 0)" in p for p in result.problems)
+
+
+def test_sys_exit_in_a_call_costs_only_that_function(fast_cases, tmp_path):
+    submission = solution(tmp_path, replace=[("layers.py", "    out = None\n    stride, pad",
+                                              "    import sys; sys.exit(0)\n    out = None\n    stride, pad")])
+    result, data = graded(submission, fast_cases, tmp_path)
+    assert_only_lost(result, "conv_forward")
+    assert data["score"] == 100 - points_of("conv_forward")
+    conv = [c for c in result.cases if c.case.function == "conv_forward"]
+    assert all(c.summary.startswith("your code called sys.exit()") for c in conv)
+
+
+def test_os_exit_in_a_call_costs_only_that_function(fast_cases, tmp_path):
+    submission = solution(tmp_path, replace=[("layers.py", "    db = dout.sum(axis=(0, 2, 3))",
+                                              "    import os; os._exit(3)")])
+    result, data = graded(submission, fast_cases, tmp_path)
+    assert_only_lost(result, "conv_backward")
+    assert all(c.status == "crashed" and "exit status 3" in c.summary
+               for c in result.cases if c.case.function == "conv_backward")
+
+
+# Tampering with comparisons -------------------------------------------------------------
+
+def test_monkeypatching_numpy_and_unittest_does_not_change_any_verdict(fast_cases, tmp_path):
+    patcher = r'''
+import numpy as _np, unittest as _ut
+_np.allclose = lambda *a, **k: True
+_np.array_equal = lambda *a, **k: True
+_np.isclose = lambda a, b, *x, **k: _np.ones(_np.shape(a), bool)
+_np.testing.assert_allclose = lambda *a, **k: None
+_ut.TestCase.assertEqual = lambda *a, **k: None
+_ut.TestCase.run = lambda self, result=None: None
+
+def leaky_relu_forward(x, negative_slope=0.01):
+    return _np.zeros_like(x) + 7.0, (x, negative_slope)
+'''
+    result, data = graded(solution(tmp_path, patcher), fast_cases, tmp_path)
+    assert_only_lost(result, "leaky_relu_forward")
+    assert data["score"] == 100 - points_of("leaky_relu_forward")
+
+
+def test_an_ndarray_subclass_that_claims_equality_is_graded_as_plain_data(fast_cases, tmp_path):
+    liar = r'''
+class _Liar(np.ndarray):
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    def __array__(self, *a, **k): return np.asarray(self.view(np.ndarray) * 0 + 1)
+    def all(self, *a, **k): return True
+    def tolist(self): return []
+
+def leaky_relu_forward(x, negative_slope=0.01):
+    return (np.zeros_like(x) - 3).view(_Liar), (x, negative_slope)
+'''
+    result, data = graded(solution(tmp_path, liar), fast_cases, tmp_path)
+    assert_only_lost(result, "leaky_relu_forward")
+    leaky = [c for c in result.cases if c.case.function == "leaky_relu_forward"]
+    assert any("_Liar" in warning and "subclass of numpy.ndarray" in warning for warning in leaky[0].warnings)
+
+
+def test_an_object_that_lies_in_comparisons_is_not_an_array(fast_cases, tmp_path):
+    liar = r'''
+class _Everything:
+    shape = (4, 3)
+    dtype = np.dtype("float64")
+    def __eq__(self, other): return True
+    def __array__(self, *a, **k): raise TypeError("no")
+    def __float__(self): return 0.0
+
+def affine_forward(x, w, b):
+    return _Everything(), (x, w, b)
+'''
+    result, data = graded(solution(tmp_path, liar), fast_cases, tmp_path)
+    affine = [c for c in result.cases if c.case.function == "affine_forward"]
+    assert all(c.score == 0 and "expected a NumPy array" in c.summary for c in affine)
+    assert data["score"] == 100 - points_of("affine_forward", "FullyConnectedNet.loss") \
+        + sum(c.score for c in result.cases if c.case.function == "FullyConnectedNet.loss")
+
+
+def test_scavenging_the_garbage_collector_finds_no_expected_values(fast_cases, tmp_path):
+    scavenger = r'''
+import gc as _gc
+def relu_forward(x):
+    candidates = [o for o in _gc.get_objects() if isinstance(o, np.ndarray) and o.shape == x.shape
+                  and o is not x and not np.array_equal(o, x)]
+    if candidates:
+        return candidates[0], x
+    raise NotImplementedError("relu_forward is not implemented yet")
+'''
+    result, data = graded(template(tmp_path, scavenger), fast_cases, tmp_path)
+    assert data["score"] == 0
+
+
+# Resources ---------------------------------------------------------------------------------
+
+def test_a_memory_bomb_costs_only_its_function(fast_cases, tmp_path):
+    submission = solution(tmp_path, replace=[("layers.py", "    out = _pool_windows(x, ph, pw, stride).mean(",
+                                              "    hog = np.ones((1 << 17, 1 << 17))\n"
+                                              "    out = _pool_windows(x, ph, pw, stride).mean(")])
+    result, data = graded(submission, fast_cases, tmp_path)
+    assert_only_lost(result, "avg_pool_forward")
+    assert all("ran out of memory" in c.summary for c in result.cases if c.case.function == "avg_pool_forward")
+
+
+def test_a_python_list_that_grows_forever_runs_out_of_memory_not_time(fast_cases, tmp_path):
+    submission = solution(tmp_path, replace=[("layers.py", "    out = np.where(x > 0, x, 0.0)",
+                                              "    hog = []\n    while True:\n        hog.append(bytearray(1 << 20))")])
+    result, data = graded(submission, fast_cases, tmp_path)
+    assert_only_lost(result, "relu_forward", "FullyConnectedNet.loss")
+    relu = [c for c in result.cases if c.case.function == "relu_forward"]
+    assert all(c.status in ("error", "crashed") and "memory" in c.summary for c in relu)
+
+
+def test_long_lived_children_and_detached_daemons_are_all_killed(fast_cases, tmp_path):
+    marker = f"bpg-child-{uuid.uuid4().hex}"
+    spawner = rf'''
+import os as _os, subprocess as _sp, sys as _sys
+for _i in range(3):
+    _sp.Popen([_sys.executable, "-c", "import time; time.sleep(600)  # {marker}"], start_new_session=True)
+if _os.fork() == 0:
+    _os.setsid()
+    if _os.fork() == 0:
+        _os.execv(_sys.executable, [_sys.executable, "-c", "import time; time.sleep(600)  # {marker}"])
+    _os._exit(0)
+'''
+    result, data = graded(solution(tmp_path, spawner), fast_cases, tmp_path)
+    assert data["score"] == 100
+    assert processes_with(marker) == []
+
+
+def test_a_fork_bomb_is_contained_and_leaves_nothing_running(fast_cases, tmp_path):
+    marker = f"bpg-bomb-{uuid.uuid4().hex}"
+    bomb = rf'''
+    import os, time
+    for _ in range(2000):
+        try:
+            if os.fork() == 0:
+                os.execv("/bin/sleep", ["/bin/sleep", "600", "{marker}"])
+        except OSError:
+            break
+    while True:
+        time.sleep(1)
+'''
+    submission = solution(tmp_path, replace=[("layers.py", "    out = np.where(x > 0, x, 0.0)\n",
+                                              bomb + "    out = np.where(x > 0, x, 0.0)\n")])
+    result, data = graded(submission, fast_cases, tmp_path)
+    assert_only_lost(result, "relu_forward", "FullyConnectedNet.loss")
+    assert processes_with(marker) == []
+
+
+# Signals, hangs and floods --------------------------------------------------------------------
+
+@needs_root
+def test_signal_tricks_cannot_stop_the_grader_or_the_kill(fast_cases, tmp_path):
+    tricks = r'''
+import os as _os, signal as _signal
+for _sig in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGUSR1):
+    _signal.signal(_sig, _signal.SIG_IGN)
+for _target in (_os.getppid(), -_os.getpgid(0), 1):
+    for _sig in (_signal.SIGTERM, _signal.SIGKILL, _signal.SIGSTOP):
+        try:
+            _os.kill(_target, _sig) if _target > 0 else None
+        except Exception:
+            pass
+'''
+    submission = solution(tmp_path, tricks, replace=[("layers.py", "    out = np.where(x > 0, x, negative_slope * x)",
+                                                      "    while True:\n        pass")])
+    result, data = graded(submission, fast_cases, tmp_path)
+    assert_only_lost(result, "leaky_relu_forward")
+    assert {c.status for c in result.cases if c.case.function == "leaky_relu_forward"} <= {"timeout", "not-run"}
+
+
+def test_a_module_that_sleeps_forever_at_import_is_cut_off_and_the_rest_is_graded(fast_cases, tmp_path):
+    result, data = graded(solution(tmp_path, fc_net_extra="import time\ntime.sleep(10**6)\n"), fast_cases, tmp_path)
+    assert data["score"] == 100 - points_of("FullyConnectedNet.__init__", "FullyConnectedNet.loss")
+    assert any("importing it took too long" in p for p in result.problems)
+    assert result.seconds < 30
+
+
+def test_an_infinite_loop_that_ignores_sigterm_is_killed_on_time(fast_cases, tmp_path):
+    submission = solution(tmp_path, replace=[("layers.py", "    out = _pool_windows(x, ph, pw, stride).max(",
+                                              "    import signal\n    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+                                              "    signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                                              "    while True:\n        pass\n"
+                                              "    out = _pool_windows(x, ph, pw, stride).max(")])
+    result, data = graded(submission, fast_cases, tmp_path)
+    assert_only_lost(result, "max_pool_forward")
+    statuses = [c.status for c in result.cases if c.case.function == "max_pool_forward"]
+    assert statuses == ["timeout", "timeout", "not-run", "not-run"]
+    assert result.seconds < 20
+
+
+def test_an_output_flood_is_bounded_in_every_output(fast_cases, tmp_path):
+    flood = r'''
+import sys as _sys
+_sys.stdout.write("<flood at import>" * 50000)
+'''
+    submission = solution(tmp_path, flood, replace=[("layers.py", "    out = np.where(x > 0, x, 0.0)",
+                                                     "    for _ in range(200000):\n"
+                                                     "        print('flood ' * 20)\n"
+                                                     "    out = np.where(x > 0, x, 0.0)")])
+    result = grade(submission, fast_cases)
+    out = tmp_path / "flood-out"
+    results, report = write_outputs(result, out)
+    data = load_results(results)
+    assert results.stat().st_size < 200_000
+    assert report.stat().st_size < 1_000_000
+    assert len(result.import_output) <= 11 * 1024
+    relu = [c for c in result.cases if c.case.function == "relu_forward"]
+    assert all(c.status == "error" and "printed too much output" in c.summary for c in relu)
+    assert all(len(c.output) <= 11 * 1024 for c in result.cases)
+    assert data["score"] == 100 - points_of("relu_forward") - sum(
+        c.possible - c.score for c in result.cases if c.case.function == "FullyConnectedNet.loss")
+
+
+def test_garbage_written_to_the_graders_channel_costs_only_that_call(fast_cases, tmp_path):
+    writer = r'''
+def relu_backward(dout, cache):
+    import os
+    for fd in map(int, os.listdir("/proc/self/fd")):
+        if fd > 2:
+            try:
+                os.write(fd, b"\xff\xff\xff\xffgarbage")
+            except OSError:
+                pass
+    return np.where(cache > 0, dout, 0.0)
+'''
+    result, data = graded(solution(tmp_path, writer), fast_cases, tmp_path)
+    assert_only_lost(result, "relu_backward", "FullyConnectedNet.loss")
+    assert all(c.status == "crashed" for c in result.cases if c.case.function == "relu_backward")
