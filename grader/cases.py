@@ -12,9 +12,7 @@ import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Tuple
-
-import numpy as np
+from typing import Dict, Tuple
 
 from .errors import UserError
 
@@ -51,9 +49,38 @@ class Case:
 
 @dataclass
 class CaseData:
-    inputs: Dict[str, np.ndarray]
-    expected: Dict[str, np.ndarray]
-    mistakes: Dict[str, Dict[str, np.ndarray]]   # mistake slug -> output -> array
+    inputs: dict          # name -> ndarray
+    expected: dict        # output -> ndarray
+    mistakes: dict        # mistake slug -> output -> ndarray (a LazyMistakes when loaded from disk)
+
+
+class LazyMistakes(dict):
+    """The stored outputs of the mistake catalog, parsed only when a diagnosis needs them.
+
+    The file's bytes are read when the case is loaded, before any student code
+    runs; only the parsing waits.
+    """
+
+    def __init__(self, npz, keys):
+        super().__init__()
+        self._npz = npz
+        self._keys = keys          # slug -> [(output, member name)]
+
+    def get(self, slug, default=None):
+        if slug not in self._keys:
+            return default
+        if not dict.__contains__(self, slug):
+            self[slug] = {output: self._npz[key] for output, key in self._keys[slug]}
+        return dict.__getitem__(self, slug)
+
+    def __contains__(self, slug):
+        return slug in self._keys
+
+    def __getitem__(self, slug):
+        value = self.get(slug)
+        if value is None:
+            raise KeyError(slug)
+        return value
 
 
 @dataclass(frozen=True)
@@ -122,18 +149,20 @@ def load_manifest(root="test_cases", verify=True):
 
 
 def load_case_data(path):
-    inputs, expected, mistakes = {}, {}, {}
-    with np.load(path, allow_pickle=False) as npz:
-        for key in npz.files:
-            kind, _, rest = key.partition(":")
-            if kind == "input":
-                inputs[rest] = npz[key]
-            elif kind == "expected":
-                expected[rest] = npz[key]
-            elif kind == "mistake":
-                slug, _, output = rest.partition(":")
-                mistakes.setdefault(slug, {})[output] = npz[key]
-    return CaseData(inputs, expected, mistakes)
+    import numpy as np
+    source = path if isinstance(path, io.BytesIO) else io.BytesIO(Path(path).read_bytes())
+    npz = np.load(source, allow_pickle=False)
+    inputs, expected, mistake_keys = {}, {}, {}
+    for key in npz.files:
+        kind, _, rest = key.partition(":")
+        if kind == "input":
+            inputs[rest] = npz[key]
+        elif kind == "expected":
+            expected[rest] = npz[key]
+        elif kind == "mistake":
+            slug, _, output = rest.partition(":")
+            mistake_keys.setdefault(slug, []).append((output, key))
+    return CaseData(inputs, expected, LazyMistakes(npz, mistake_keys))
 
 
 def case_arrays(data):
@@ -147,6 +176,7 @@ def case_arrays(data):
 
 def npz_bytes(arrays):
     """An .npz archive whose bytes depend only on the arrays: sorted, stored, fixed dates."""
+    import numpy as np
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         for name in sorted(arrays):

@@ -17,9 +17,8 @@ import time
 import traceback
 from pathlib import Path
 
-from . import evaluate, static
+from . import static
 from .cases import CaseError, load_manifest
-from .report.render import preload
 from .errors import UserError
 from .results import CaseResult, GradeResult, OutputResult
 from .runner import WorkerSession
@@ -42,10 +41,9 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
     progress: called as progress(done, total, case_result) after each case.
     """
     started = time.monotonic()
-    preload()  # every template compiled before student code runs
     manifest = load_manifest(cases_root)
     _check_config(manifest, config_path)
-    data = {case.id: manifest.load(case) for case in manifest.cases}
+    case_bytes = {case.id: (manifest.root / case.file).read_bytes() for case in manifest.cases}
     submission = _read_submission(submission_path)
     settings = manifest.settings
     result = GradeResult(manifest.title, manifest.tie_rule, submission.name, [], manifest.functions,
@@ -70,12 +68,18 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
             blocked_imports = settings["forbidden_imports"] if settings["on_forbidden"] == "fail" else []
             session = WorkerSession(box, runnable, settings["output_limit_kb"] * 1024,
                                     settings["import_timeout"], blocked_imports)
-            session.start(budget_deadline)
+            session.launch()
+            # While the worker starts: the parent's own NumPy, the cases, the templates.
+            data = _load_everything(manifest, case_bytes)
+            session.wait_ready(budget_deadline)
             result.import_output = session.import_output
             for module, status in session.imports.items():
                 if not status.ok:
                     blocked[module] = _import_problem(module, status, session.import_output)
                     result.problems.append(blocked[module])
+        else:
+            data = _load_everything(manifest, case_bytes)
+        from . import evaluate
         timeouts = {}
         for index, case in enumerate(manifest.cases, start=1):
             case_result = _run_case(case, data[case.id], manifest, checks, blocked, session,
@@ -91,6 +95,18 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
     _layer_at_fault(result, checks)
     result.seconds = time.monotonic() - started
     return result
+
+
+def _load_everything(manifest, case_bytes):
+    """Parse every case (from bytes read before any student code ran) and compile the templates."""
+    import io
+
+    from .cases import load_case_data
+    from .report.render import preload
+    data = {case_id: load_case_data(io.BytesIO(raw)) for case_id, raw in case_bytes.items()}
+    preload()
+    from . import evaluate, outputs  # noqa: F401  (everything writing results is loaded now)
+    return data
 
 
 def _check_config(manifest, config_path):
@@ -201,6 +217,7 @@ def _run_case(case, data, manifest, checks, blocked, session, budget_deadline, t
         result.budget_exhausted = True
         return _unrunnable(case, "not-run", "not run: the time budget for the whole submission ran "
                                             "out before this case; make the slow functions faster")
+    from . import evaluate
     try:
         outcome = session.call(case.call, data.inputs, manifest.settings["case_timeout"], budget_deadline)
         case_result = evaluate.evaluate(case, data, outcome, manifest, manifest.settings["worker_memory_mb"])

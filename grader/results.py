@@ -1,11 +1,8 @@
 """Plain data for what grading found: per output, per case, per function, per submission."""
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
-
-import numpy as np
+from typing import Any, Dict, List, Optional
 
 from .cases import Case
-from .compare import Comparison
 
 STATUS_TEXT = {
     "passed": "passed",
@@ -36,9 +33,9 @@ class OutputResult:
     points: float
     score: float
     message: str = ""                      # why it failed; "" when it passed
-    comparison: Optional[Comparison] = None
-    expected: Optional[np.ndarray] = None
-    got: Optional[np.ndarray] = None
+    comparison: Optional[Any] = None
+    expected: Optional[Any] = None
+    got: Optional[Any] = None
 
     @property
     def passed(self):
@@ -58,7 +55,7 @@ class CaseResult:
     error: Optional[dict] = None           # {type, message, frames}
     output: str = ""                       # what the student's code printed, bounded
     seconds: float = 0.0
-    inputs: Dict[str, np.ndarray] = field(default_factory=dict)
+    inputs: Dict[str, Any] = field(default_factory=dict)
     internal: str = ""                     # traceback of an autograder error, never shown to students
 
     @property

@@ -74,6 +74,11 @@ class WorkerSession:
 
     def start(self, deadline=None):
         """Start a worker and import the modules. Returns {module: ImportStatus} of this start."""
+        self.launch()
+        return self.wait_ready(deadline)
+
+    def launch(self):
+        """Start a worker without waiting for it: the caller can work while NumPy imports."""
         self.stop()
         self.starts += 1
         request_r, request_w = os.pipe()
@@ -91,7 +96,11 @@ class WorkerSession:
             for fd in (request_r, answer_w, child_log):
                 os.close(fd)
         self._request, self._answer = request_w, answer_r
-        limit = time.monotonic() + self.import_timeout
+        self._launched = time.monotonic()
+
+    def wait_ready(self, deadline=None):
+        """Read the import reports of the worker launched last; {module: ImportStatus}."""
+        limit = self._launched + self.import_timeout
         deadline = min(limit, deadline) if deadline else limit
         statuses = {}
         pending = list(self.modules)

@@ -36,7 +36,6 @@ DEFAULT_USER = "bpgrader"
 OUTPUT_FILE_LIMIT = 8 << 20   # bytes a worker may write to its output file
 MAX_PROCESSES = 64            # processes and threads of the sandbox user (root mode)
 _PR_SET_CHILD_SUBREAPER = 36
-_python_cache = {}
 
 
 @dataclass
@@ -284,28 +283,62 @@ def _exposed_message(sandbox, found):
 
 
 def worker_python(sandbox):
-    """An interpreter with NumPy that the sandbox user can run."""
-    candidates = [os.environ.get("BPGRADER_WORKER_PYTHON"), sys.executable,
-                  "/usr/bin/python3", "/usr/local/bin/python3"]
-    tried = []
+    """An interpreter with NumPy that the sandbox user can run.
+
+    The grader's own Python is checked with a quick access test as the sandbox
+    user. Other candidates are tried by running them as that user, and the answer
+    is remembered in the root-only lock folder until the interpreter changes.
+    """
+    import importlib.util
+    spec = importlib.util.find_spec("numpy")
+    own = os.path.realpath(sys.executable)
+    numpy_dir = os.path.dirname(os.path.realpath(spec.origin)) if spec and spec.origin else "/nonexistent"
+    if _as_user(sandbox, lambda: os.access(own, os.X_OK) and os.access(numpy_dir, os.R_OK | os.X_OK)
+                and os.access(os.path.join(numpy_dir, "__init__.py"), os.R_OK)):
+        return sys.executable
+    candidates = [os.environ.get("BPGRADER_WORKER_PYTHON"), "/usr/bin/python3", "/usr/local/bin/python3"]
+    tried = [sys.executable]
+    cache = _probe_cache()
     for python in candidates:
-        if not python or python in tried:
+        if not python or python in tried or not os.path.exists(python):
             continue
         tried.append(python)
-        key = (python, sandbox.uid)
-        if key not in _python_cache:
+        real = os.path.realpath(python)
+        key = f"{real}:{sandbox.uid}:{os.stat(real).st_mtime_ns}"
+        if key not in cache:
             try:
                 result = subprocess.run([python, "-I", "-c", "import numpy"], capture_output=True,
                                         timeout=60, **_probe_options(sandbox))
-                _python_cache[key] = result.returncode == 0
+                cache[key] = result.returncode == 0
             except (OSError, subprocess.SubprocessError):
-                _python_cache[key] = False
-        if _python_cache[key]:
+                cache[key] = False
+            _save_probe_cache(cache)
+        if cache[key]:
             return python
     raise UserError(f"no Python with NumPy can be run by the sandbox user {sandbox.user!r} "
                     f"(tried {', '.join(tried)}). Install Python and NumPy system-wide, as "
                     f"Gradescope's setup.sh does, or set BPGRADER_WORKER_PYTHON to an interpreter "
                     f"outside /root that has NumPy.")
+
+
+def _probe_cache():
+    try:
+        with open(os.path.join(LOCK_DIR, "interpreters.json")) as handle:
+            data = json.load(handle)
+        return {str(k): bool(v) for k, v in data.items()}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def _save_probe_cache(cache):
+    path = os.path.join(LOCK_DIR, "interpreters.json")
+    temporary = f"{path}.{os.getpid()}"
+    try:
+        with open(temporary, "w") as handle:
+            json.dump(cache, handle)
+        os.replace(temporary, path)
+    except OSError:
+        pass
 
 
 def _probe_options(sandbox):
@@ -350,12 +383,15 @@ def _process_table():
         if not entry.isdigit():
             continue
         try:
-            with open(f"/proc/{entry}/status") as status:
-                fields = dict(line.split(":", 1) for line in status if ":" in line)
-            table[int(entry)] = (int(fields["PPid"]), int(fields["Uid"].split()[0]),
-                                 fields["State"].strip().startswith("Z"))
-        except (OSError, KeyError, ValueError):
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat_line = handle.read()
+            uid = os.stat(f"/proc/{entry}").st_uid
+        except OSError:
             continue
+        # "pid (command) state ppid ...": the command may itself hold spaces and parentheses.
+        fields = stat_line[stat_line.rfind(b")") + 2:].split()
+        if len(fields) >= 2:
+            table[int(entry)] = (int(fields[1]), uid, fields[0] == b"Z")
     return table
 
 

@@ -11,6 +11,7 @@ signalling the grader) are run where the tests run as root, as CI does: the
 grader then runs student code as an unprivileged user. As a normal user those
 tests are skipped: SECURITY.md explains what that mode cannot protect.
 """
+import html
 import json
 import os
 import shutil
@@ -97,8 +98,9 @@ def assert_only_lost(result, *functions):
 THIEF = r'''
 import os as _os, numpy as _np
 _STOLEN = {}
+_OPENED = []
 def _steal():
-    roots = [_os.environ.get("HOME", "/"), "/autograder", "/tmp", "/work", "/root", "/"]
+    roots = ["/autograder", TREE]
     seen = 0
     for root in roots:
         for dirpath, dirs, files in _os.walk(root):
@@ -106,6 +108,12 @@ def _steal():
             if seen > 20000:
                 return
             for name in files:
+                if name.endswith((".npz", ".json", ".toml", ".py")):
+                    try:
+                        open(_os.path.join(dirpath, name), "rb").close()
+                        _OPENED.append(name)
+                    except OSError:
+                        pass
                 if name.endswith(".npz"):
                     try:
                         with _np.load(_os.path.join(dirpath, name)) as npz:
@@ -114,6 +122,7 @@ def _steal():
                     except Exception:
                         pass
 _steal()
+print("OPENED", len(_OPENED), _OPENED[:5])
 
 def relu_forward(x):
     if x.tobytes() in _STOLEN:
@@ -124,11 +133,17 @@ def relu_forward(x):
 
 @needs_root
 def test_code_that_searches_the_disk_for_expected_values_finds_none_on_gradescope(package, tmp_path):
-    root = autograder_tree(package, template(tmp_path, THIEF))
+    root = autograder_tree(package, template(tmp_path))
+    thief = THIEF.replace("TREE", repr(str(root)))  # it knows exactly where the grader lives
+    with open(root / "submission" / "layers.py", "a") as handle:
+        handle.write(thief)
     try:
         assert run_autograder(root).returncode == 0
         data = load_results(root / "results" / "results.json")
         assert data["score"] == 0  # the template's honest score: nothing was stolen
+        report = (root / "results" / "report.html").read_text()
+        # It could open the three files of its own upload, and nothing of the grader's.
+        assert "OPENED 3 ['layers.py', 'fc_net.py', 'gradient_check.py']" in html.unescape(report)
         relu = [t for t in data["tests"] if t["tags"][0] == "relu_forward"]
         assert relu and all(t["score"] == 0 for t in relu)
     finally:
