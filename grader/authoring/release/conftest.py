@@ -1,0 +1,112 @@
+"""How `pytest` grades your layers.py and fc_net.py on the public test cases.
+
+The grading itself is done once per session by grader/, the same engine,
+comparisons and diagnoses that Gradescope runs: your two files are copied to a
+fresh folder, exactly what you would upload, and graded there. Each test in
+test_public_cases.py then reports one case's result, with the message Gradescope
+would show. At the end, a table gives your points on the public cases per function.
+
+    pytest                      grade everything
+    pytest -k max_pool_backward only the tests of one function
+    pytest --report             also write the HTML feedback to reports/report.html
+"""
+import json
+import shutil
+import traceback
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+CASES = HERE / "test_cases"
+REPORTS = HERE / "reports"
+SUBMITTED = ("layers.py", "fc_net.py")    # what you upload to Gradescope, and all that is graded
+_session = {}                             # "result": the GradeResult, "report": report.html's path
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("assignment")
+    group.addoption("--report", action="store_true",
+                    help="also write the HTML feedback (report.html, and Gradescope's results.json) "
+                         "to reports/")
+
+
+@pytest.fixture(scope="session")
+def graded(request, tmp_path_factory):
+    """The GradeResult of this folder's layers.py and fc_net.py on the public cases."""
+    submission = tmp_path_factory.mktemp("submission")
+    for name in SUBMITTED:
+        if (HERE / name).is_file():
+            shutil.copyfile(HERE / name, submission / name)
+    try:
+        from grader.engine import grade
+        from grader.errors import UserError
+    except ImportError as exc:
+        pytest.exit(f"the grader cannot be imported ({exc}); run `pip install -r requirements.txt` "
+                    f"in this folder first", returncode=3)
+    try:
+        result = grade(submission, CASES)
+    except UserError as exc:
+        pytest.exit(f"the tests could not run: {exc}\nIf you changed anything under test_cases/ or "
+                    f"grader/, unzip a fresh copy of them from the release.", returncode=3)
+    except Exception:
+        pytest.exit("the grader itself failed, before grading any case; this is not a problem with "
+                    "your code. Please send this to your instructor:\n" + traceback.format_exc(),
+                    returncode=3)
+    result.submission = HERE.name
+    _session["result"] = result
+    if request.config.getoption("report"):
+        from grader.outputs import write_outputs
+        _, _session["report"] = write_outputs(result, REPORTS)
+    return result
+
+
+def _total_points():
+    try:
+        return float(json.loads((CASES / "manifest.json").read_text(encoding="utf-8"))["assignment"]["total_points"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0.0
+
+
+def pytest_report_teststatus(report, config):
+    """PASSED (1.8/1.8 points) or FAILED (0/1.8 points) beside each case's test in -v output.
+
+    A plain word, not a (word, markup) pair, which pytest 7 prints raw in its summary.
+    """
+    points = dict(report.user_properties).get("points")
+    if report.when != "call" or points is None:
+        return None
+    score, possible = points
+    text = f"({score:g}/{possible:g} points)"
+    if report.passed:
+        return "passed", ".", f"PASSED {text}"
+    if report.failed:
+        return "failed", "F", f"FAILED {text}"
+    return None
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    result = _session.get("result")
+    if result is None:
+        return
+    from grader.outputs import summary_table
+    write = terminalreporter.write_line
+    terminalreporter.section("points on the public test cases")
+    for problem in result.problems:
+        write(f"problem: {problem}")
+    for note in result.notes:
+        write(f"note: {note}")
+    if result.problems or result.notes:
+        write("")
+    for line in summary_table(result):
+        write(line)
+    write("")
+    total = _total_points()
+    if total > result.possible:
+        write(f"These cases carry {result.possible:g} of the assignment's {total:g} points. Gradescope "
+              f"grades them with the same grader, and grades the rest with cases that are not in "
+              f"this folder.")
+    if "report" in _session:
+        write(f"HTML feedback: {_session['report']}")
+    else:
+        write("For the HTML feedback, run `pytest --report` and open reports/report.html.")

@@ -1,0 +1,334 @@
+"""The student release: what the zip holds, and its pytest suite run as a student runs it.
+
+A fresh virtual environment gets the release's requirements.txt, once for the
+module; the release's own `pytest` then grades the untouched template, a correct
+solution, a solution with a tie-rule bug and one with interface problems.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader.authoring.package import runtime_files
+from grader.authoring.release import build_release
+from grader.engine import grade
+from helpers import ROOT, autograder_tree, build_package, edit_submission, load_results, run_autograder, write_solution
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+CASES = ROOT / "test_cases"
+MANIFEST = json.loads((CASES / "manifest.json").read_text(encoding="utf-8"))
+PUBLIC = [case for case in MANIFEST["cases"] if case["visibility"] == "public"]
+HIDDEN = [case for case in MANIFEST["cases"] if case["visibility"] == "hidden"]
+TEMPLATE_FILES = ("layers.py", "fc_net.py", "gradient_check.py")
+SUMMARY_ROW = re.compile(r"^(\S+)\s+([\d.]+) / ([\d.]+)\s+(\d+)/(\d+)$", re.M)
+
+
+# Helpers ---------------------------------------------------------------------------
+
+def unpack(zip_path, folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(zip_path) as archive:
+        archive.extractall(folder)
+    return folder
+
+
+def case_test_id(case):
+    """The pytest id a student sees for a case: test_max_pool_backward[two tied maxima in one window]."""
+    name = case["function"].replace(".__init__", ".init").replace(".", "_")
+    return f"test_{name}[{case['label']}]"
+
+
+def student_env():
+    """The environment of a student's shell: nothing of this project's own test session."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTEST_", "PYTHON", "VIRTUAL_ENV"))}
+    env["NO_COLOR"] = "1"
+    return env
+
+
+def run_student(venv, folder, *args, module="pytest"):
+    """`pytest ARGS` (or `python -m grader ARGS`) in the unpacked release, with the student's venv."""
+    command = [str(venv / "bin" / "pytest"), *args] if module == "pytest" else \
+        [str(venv / "bin" / "python"), "-m", module, *args]
+    return subprocess.run(command, cwd=folder, env=student_env(), capture_output=True, text=True, timeout=300)
+
+
+def outcome_lines(output):
+    """{test id: PASSED or FAILED} from the -v lines of a run."""
+    return dict(re.findall(r"^test_public_cases\.py::(\S+(?:\[[^\]]*\])?) (PASSED|FAILED)", output, re.M))
+
+
+def summary_rows(output):
+    """{function: (score, possible)} from the points table at the end of a run."""
+    section = output.split("points on the public test cases", 1)[1]
+    return {name: (float(score), float(possible)) for name, score, possible, _, _ in SUMMARY_ROW.findall(section)}
+
+
+def assert_no_internal_errors(run):
+    text = run.stdout + run.stderr
+    assert "INTERNALERROR" not in text
+    assert not re.search(r"^ERROR ", run.stdout, re.M), "errors in collection or fixtures"
+    assert not re.search(r"\d+ errors?\b", run.stdout.strip().splitlines()[-1])
+    assert "Traceback" not in text
+
+
+# Fixtures ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    out, files = build_release(ROOT, tmp_path_factory.mktemp("release") / "release.zip")
+    return out, files
+
+
+@pytest.fixture(scope="module")
+def venv(release, tmp_path_factory):
+    """A fresh virtual environment with the release's requirements installed, as a student makes it."""
+    venv = tmp_path_factory.mktemp("venv")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    folder = unpack(release[0], tmp_path_factory.mktemp("requirements"))
+    installed = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                                "--disable-pip-version-check", "-r", "requirements.txt"],
+                               cwd=folder, env=student_env(), capture_output=True, text=True, timeout=900)
+    assert installed.returncode == 0, installed.stdout[-3000:] + installed.stderr[-3000:]
+    return venv
+
+
+@pytest.fixture(scope="module")
+def template_run(release, venv, tmp_path_factory):
+    folder = unpack(release[0], tmp_path_factory.mktemp("template"))
+    return run_student(venv, folder)
+
+
+@pytest.fixture(scope="module")
+def tie_bug(release, venv, tmp_path_factory):
+    """A release folder holding a solution that gives ties' gradient to the first maximum only."""
+    folder = unpack(release[0], tmp_path_factory.mktemp("tie-bug"))
+    write_solution(folder, tie_rule="first")
+    return folder, run_student(venv, folder, "--report")
+
+
+# What the zip holds -------------------------------------------------------------------
+
+def test_release_holds_the_template_at_its_top_level_beside_the_tests_and_the_grader_runtime(release):
+    out, files = release
+    with zipfile.ZipFile(out) as archive:
+        assert sorted(archive.namelist()) == sorted(files)
+    for name in TEMPLATE_FILES:
+        assert files[name] == (ROOT / "student_template" / name).read_bytes()
+    top = {name for name in files if "/" not in name}
+    assert top == set(TEMPLATE_FILES) | {"README.md", "requirements.txt", "conftest.py", "test_public_cases.py",
+                                         "pytest.ini"}
+    assert {name.split("/")[0] for name in files if "/" in name} == {"grader", "test_cases"}
+    grader = {name: data for name, data in files.items() if name.startswith("grader/")}
+    assert grader == runtime_files()
+    assert not [name for name in files if "authoring" in name or name.startswith("reference/")]
+    assert "assignment.toml" not in files
+
+
+def test_release_manifest_lists_the_public_cases_and_only_the_mistakes_they_use(release):
+    _, files = release
+    manifest = json.loads(files["test_cases/manifest.json"])
+    assert [case["id"] for case in manifest["cases"]] == [case["id"] for case in PUBLIC]
+    assert set(manifest["files"]) == {case["file"] for case in PUBLIC}
+    assert {name for name in files if name.endswith(".npz")} == {f"test_cases/{case['file']}" for case in PUBLIC}
+    assert set(manifest["mistakes"]) == {f"{case['function']}/{slug}" for case in PUBLIC for slug in case["mistakes"]}
+
+
+def test_no_hidden_case_is_named_anywhere_in_the_release(release):
+    _, files = release
+    blob = b"\n".join(files.values())
+    public_text = "\n".join(case["label"] + "\n" + case["description"] for case in PUBLIC)
+    public_mistakes = {f"{case['function']}/{slug}" for case in PUBLIC for slug in case["mistakes"]}
+    secrets = []
+    for case in HIDDEN:
+        secrets += [case["id"], case["file"], Path(case["file"]).stem, MANIFEST["files"][case["file"]]]
+        # A hidden case may share a public case's wording ("a batch of one"): that names nothing hidden.
+        secrets += [text for text in (case["label"], case["description"]) if text not in public_text]
+        secrets += [f"{case['function']}/{slug}" for slug in case["mistakes"]
+                    if f"{case['function']}/{slug}" not in public_mistakes]
+    assert len(secrets) > 5 * len(HIDDEN)
+    leaked = [secret for secret in secrets if secret.encode("utf-8") in blob]
+    assert leaked == []
+    assert not [name for name in files if name.startswith("test_cases/hidden/")]
+
+
+def test_public_manifest_drops_mistakes_only_hidden_cases_use_and_keys_it_does_not_know():
+    from grader.authoring.release import public_manifest
+    case = {"function": "f", "mistakes": ["shared"], "visibility": "public", "file": "public/f--a.npz"}
+    secret = {"function": "f", "mistakes": ["shared", "only-hidden"], "visibility": "hidden",
+              "file": "hidden/f--b.npz"}
+    raw = {"format": 1, "cases": [case, secret], "hidden_ids": ["f/b"],
+           "mistakes": {"f/shared": {}, "f/only-hidden": {}},
+           "files": {"public/f--a.npz": "aa", "hidden/f--b.npz": "bb"}}
+    assert public_manifest(raw) == {"format": 1, "cases": [case], "mistakes": {"f/shared": {}},
+                                    "files": {"public/f--a.npz": "aa"}}
+
+
+def test_release_bytes_are_reproducible(release, tmp_path):
+    out, _ = build_release(ROOT, tmp_path / "again.zip")
+    assert out.read_bytes() == release[0].read_bytes()
+
+
+def test_release_refuses_stale_generated_files(tmp_path):
+    from grader.errors import UserError
+    project = tmp_path / "project"
+    for name in ("reference", "test_cases", "student_template"):
+        shutil.copytree(ROOT / name, project / name)
+    text = (ROOT / "assignment.toml").read_text().replace('tie_rule = "all"', 'tie_rule = "split"')
+    (project / "assignment.toml").write_text(text)
+    with pytest.raises(UserError, match="out of date"):
+        build_release(project, tmp_path / "release.zip")
+    assert not (tmp_path / "release.zip").exists()
+
+
+def test_release_command_writes_the_zip(tmp_path):
+    out = tmp_path / "students.zip"
+    result = subprocess.run([sys.executable, "-m", "grader", "release", "--out", str(out)], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert f"{len(PUBLIC)} public test cases" in result.stdout
+    assert zipfile.is_zipfile(out)
+
+
+def test_requirements_are_the_graders_dependencies_and_pytest_as_minimum_versions(release):
+    _, files = release
+    lines = [line for line in files["requirements.txt"].decode().splitlines() if line and not line.startswith("#")]
+    names = {re.split(r"[<>=;! ]", line)[0].lower() for line in lines}
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert names == {re.split(r"[<>=;! ]", dep)[0].lower() for dep in project["dependencies"]} | {"pytest"}
+    assert names == {"numpy", "jinja2", "gradescope-utils", "pytest", "tomli"}
+    assert all(">=" in line and "==" not in line for line in lines)
+    assert 'tomli>=1.1; python_version < "3.11"' in lines
+
+
+def test_readme_says_what_to_implement_how_to_test_what_to_submit_and_the_tie_rule(release):
+    _, files = release
+    readme = files["README.md"].decode()
+    assert "{{" not in readme and "{%" not in readme
+    for function in MANIFEST["functions"]:
+        assert f"`{function['name']}`" in readme
+    assert "pip install -r requirements.txt" in readme and "\npytest\n" in readme
+    assert "pytest --report" in readme and "reports/report.html" in readme and "python -m grader grade ." in readme
+    submit = readme.split("## What to submit", 1)[1]
+    assert "`layers.py` and `fc_net.py`" in submit
+    assert f"rule is **{MANIFEST['assignment']['tie_rule']}**" in readme
+    assert 'This assignment\'s rule is "all": every tied maximum receives the' in readme
+
+
+# The student's pytest run ---------------------------------------------------------------
+
+@pytest.mark.slow
+def test_untouched_template_fails_every_case_as_not_implemented(template_run):
+    assert template_run.returncode == 1, template_run.stdout[-3000:] + template_run.stderr
+    assert_no_internal_errors(template_run)
+    outcomes = outcome_lines(template_run.stdout)
+    assert outcomes == {"test_interface": "PASSED", **{case_test_id(case): "FAILED" for case in PUBLIC}}
+    assert template_run.stdout.count("Result: not implemented yet") == len(PUBLIC)
+    assert "affine_forward is not implemented yet" in template_run.stdout
+    assert f"{len(PUBLIC)} failed, 1 passed" in template_run.stdout.splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_each_case_test_shows_its_points_and_the_run_ends_with_points_per_function(template_run):
+    case = next(c for c in PUBLIC if c["id"] == "max_pool_backward/two-tied-maxima")
+    assert f"test_public_cases.py::{case_test_id(case)} FAILED (0/{case['points']:g} points)" in template_run.stdout
+    rows = summary_rows(template_run.stdout)
+    assert list(rows) == [f["name"] for f in MANIFEST["functions"]]
+    assert all(score == 0 for score, _ in rows.values())
+    assert sum(possible for _, possible in rows.values()) == pytest.approx(sum(c["points"] for c in PUBLIC))
+
+
+@pytest.mark.slow
+def test_correct_solution_passes_every_case(release, venv, tmp_path):
+    folder = unpack(release[0], tmp_path / "release")
+    write_solution(folder)
+    run = run_student(venv, folder)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr
+    assert_no_internal_errors(run)
+    assert set(outcome_lines(run.stdout).values()) == {"PASSED"}
+    assert f"{len(PUBLIC) + 1} passed" in run.stdout.splitlines()[-1]
+    assert all(score == possible for score, possible in summary_rows(run.stdout).values())
+
+
+@pytest.mark.slow
+def test_tie_rule_bug_fails_only_max_pool_backward_and_names_the_rule(tie_bug):
+    _, run = tie_bug
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr
+    assert_no_internal_errors(run)
+    failed = [name for name, outcome in outcome_lines(run.stdout).items() if outcome == "FAILED"]
+    assert failed and all(name.startswith("test_max_pool_backward[") for name in failed)
+    assert "test_max_pool_backward[two tied maxima in one window]" in failed
+    assert "Likely mistake: tie rule 'first' instead of 'all'" in run.stdout
+    assert "This assignment's rule is 'all'" in run.stdout
+
+
+@pytest.mark.slow
+def test_student_points_equal_grade_and_gradescope_on_the_public_cases(tie_bug, venv, tmp_path):
+    folder, run = tie_bug
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    for name in ("layers.py", "fc_net.py"):
+        shutil.copy(folder / name, submission / name)
+
+    def public_scores(results):
+        return {test["name"]: test["score"] for test in results["tests"] if test.get("visibility") == "visible"}
+
+    local = public_scores(load_results(folder / "reports" / "results.json"))    # written by `pytest --report`
+    graded = grade(submission, CASES)
+    expected = {f"{c.case.function}: {c.case.label}": c.score for c in graded.cases if not c.case.hidden}
+    assert local == expected
+    assert sum(local.values()) < sum(c["points"] for c in PUBLIC), "the tie bug costs points"
+
+    root = autograder_tree(build_package(tmp_path / "package"), submission)
+    try:
+        finished = run_autograder(root)
+        assert finished.returncode == 0, finished.stderr
+        assert public_scores(load_results(root / "results" / "results.json")) == expected
+    finally:
+        shutil.rmtree(root)
+
+    public_table = {}
+    for c in graded.cases:
+        if not c.case.hidden:
+            score, possible = public_table.get(c.case.function, (0.0, 0.0))
+            public_table[c.case.function] = (score + c.score, possible + c.case.points)
+    rows = summary_rows(run.stdout)
+    assert list(rows) == list(public_table)
+    for name, (score, possible) in rows.items():
+        assert (score, possible) == pytest.approx(public_table[name], abs=0.006), name
+
+    cli = run_student(venv, folder, "grade", ".", "--out", "reports/cli", module="grader")
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    assert "problem:" not in cli.stdout and "inside the folder" not in cli.stdout
+    assert public_scores(load_results(folder / "reports" / "cli" / "results.json")) == expected
+    assert (folder / "reports" / "report.html").is_file()
+
+
+@pytest.mark.slow
+def test_interface_problems_come_first_and_name_the_fix(release, venv, tmp_path):
+    folder = unpack(release[0], tmp_path / "release")
+    write_solution(folder)
+    edit_submission(folder, "layers.py", "def conv_forward(x, w, b, conv_param):", "def conv_forward(x, w, b, stride, pad):")
+    edit_submission(folder, "fc_net.py", "def loss(self, X, y=None):", "def loss(self, X, y=None)")
+    run = run_student(venv, folder)
+    assert run.returncode == 1
+    assert_no_internal_errors(run)
+    outcomes = outcome_lines(run.stdout)
+    assert next(iter(outcomes.items())) == ("test_interface", "FAILED")
+    failures = run.stdout.split("= FAILURES =", 1)[1]
+    interface = failures.split("_ test_interface _", 1)[1].split("\n_", 1)[0]
+    assert "conv_forward must accept (x, w, b, conv_param); yours takes (x, w, b, stride, pad)" in interface
+    assert "fc_net.py:" in interface and "syntax error" in interface
+    assert {name for name, outcome in outcomes.items() if outcome == "FAILED"} == \
+        {"test_interface"} | {case_test_id(c) for c in PUBLIC
+                              if c["function"] == "conv_forward" or c["function"].startswith("FullyConnectedNet")}
