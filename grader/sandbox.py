@@ -78,13 +78,11 @@ class Sandbox:
         processes = MAX_PROCESSES if switches else _user_process_count() + MAX_PROCESSES
 
         def limit():  # runs in the child after the user switch, before exec
-            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
-            resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_FILE_LIMIT, OUTPUT_FILE_LIMIT))
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-            soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
-            if hard == resource.RLIM_INFINITY or processes < hard:
-                resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+            _set_limit("RLIMIT_AS", memory)
+            _set_limit("RLIMIT_CPU", cpu, cpu + 5)
+            _set_limit("RLIMIT_FSIZE", OUTPUT_FILE_LIMIT)
+            _set_limit("RLIMIT_CORE", 0)
+            _set_limit("RLIMIT_NPROC", processes)
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead
             os.umask(0o077)
 
@@ -100,6 +98,21 @@ class Sandbox:
         if self.lock is not None:
             os.close(self.lock)  # releases the user for the next run
             self.lock = None
+
+
+def _set_limit(name, soft, hard=None):
+    """Lower a resource limit where the platform has it (macOS lacks some, and refuses others)."""
+    kind = getattr(resource, name, None)
+    if kind is None:
+        return
+    hard = soft if hard is None else hard
+    try:
+        _, current_hard = resource.getrlimit(kind)
+        if current_hard != resource.RLIM_INFINITY:
+            soft, hard = min(soft, current_hard), min(hard, current_hard)
+        resource.setrlimit(kind, (soft, hard))
+    except (ValueError, OSError):
+        pass
 
 
 def open_sandbox(protected_read=(), protected_write=(), memory_mb=512, cpu_seconds=600,
@@ -354,7 +367,9 @@ def _user_process_count():
 
 
 def _thread_allowance():
-    """Threads count against RLIMIT_NPROC too: the user's current threads, roughly."""
+    """Threads count against RLIMIT_NPROC too (on Linux): the user's current threads, roughly."""
+    if not os.path.isdir("/proc/self/task"):
+        return 0
     uid = os.getuid()
     threads = 0
     for entry in os.listdir("/proc"):
@@ -377,7 +392,9 @@ def become_subreaper():
 
 
 def _process_table():
-    """{pid: (ppid, uid, zombie)} from /proc."""
+    """{pid: (ppid, uid, zombie)} from /proc, or from ps where there is no /proc (macOS)."""
+    if not os.path.isdir("/proc/self"):
+        return _ps_table()
     table = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -392,6 +409,23 @@ def _process_table():
         fields = stat_line[stat_line.rfind(b")") + 2:].split()
         if len(fields) >= 2:
             table[int(entry)] = (int(fields[1]), uid, fields[0] == b"Z")
+    return table
+
+
+def _ps_table():
+    try:
+        listing = subprocess.run(["ps", "-A", "-o", "pid=,ppid=,uid=,stat="], capture_output=True,
+                                 text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    table = {}
+    for line in listing.splitlines():
+        fields = line.split()
+        if len(fields) >= 4 and fields[0].isdigit() and fields[1].isdigit():
+            try:
+                table[int(fields[0])] = (int(fields[1]), int(fields[2]), fields[3].startswith("Z"))
+            except ValueError:
+                continue
     return table
 
 

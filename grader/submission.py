@@ -7,6 +7,7 @@ grader takes the shallowest `layers.py` (and `fc_net.py`) it finds, and copies
 the folder holding it. Ambiguity and absence become problems the feedback names;
 everything that can still be graded is.
 """
+import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -15,7 +16,12 @@ from typing import Dict, List, Optional
 from .errors import UserError
 
 REQUIRED = ("layers.py", "fc_net.py")
-IGNORED_DIRS = {"__MACOSX", "__pycache__", ".git", ".ipynb_checkpoints", ".idea", ".vscode"}
+# Folders that are never part of a submission: editors' and tools' litter, virtual
+# environments, and what the grader itself writes (a student may grade their folder with
+# `python -m grader grade .`).
+IGNORED_DIRS = {"__MACOSX", "__pycache__", ".git", ".ipynb_checkpoints", ".idea", ".vscode", ".venv", "venv",
+                "env", ".env", ".tox", ".mypy_cache", ".pytest_cache", ".ruff_cache", "node_modules",
+                "reports", "site-packages"}
 MAX_FILES = 1000
 MAX_BYTES = 50 << 20
 MAX_DEPTH = 3
@@ -111,15 +117,20 @@ def _ignored(path):
 
 def _folder_entries(root):
     entries, total = {}, 0
-    for file in sorted(root.rglob("*")):
-        if file.is_symlink() or not file.is_file():
-            continue
-        relative = file.relative_to(root).as_posix()
-        if _ignored(relative):
-            continue
-        total += file.stat().st_size
-        _check_size(root, len(entries) + 1, total)
-        entries[relative] = file.read_bytes()
+    for directory, dirs, files in os.walk(root):
+        # Prune ignored folders and virtual environments (whatever their name) before descending.
+        dirs[:] = sorted(d for d in dirs if d not in IGNORED_DIRS
+                         and not os.path.isfile(os.path.join(directory, d, "pyvenv.cfg")))
+        for name in sorted(files):
+            file = Path(directory) / name
+            if file.is_symlink() or not file.is_file():
+                continue
+            relative = file.relative_to(root).as_posix()
+            if _ignored(relative):
+                continue
+            total += file.stat().st_size
+            _check_size(root, len(entries) + 1, total)
+            entries[relative] = file.read_bytes()
     return entries
 
 

@@ -529,3 +529,11 @@ def relu_backward(dout, cache):
     result, data = graded(solution(tmp_path, writer), fast_cases, tmp_path)
     assert_only_lost(result, "relu_backward", "FullyConnectedNet.loss")
     assert all(c.status == "crashed" for c in result.cases if c.case.function == "relu_backward")
+
+
+def test_the_process_table_from_ps_agrees_with_proc():
+    """The fallback for systems without /proc (macOS) reads the same processes."""
+    from grader.sandbox import _process_table, _ps_table
+    me = os.getpid()
+    proc, ps = _process_table(), _ps_table()
+    assert ps[me] == proc[me] == (os.getppid(), os.getuid(), False)
