@@ -142,7 +142,10 @@ def _check_type(name, meta, got, expected, result):
                             f"place, or does the function return before computing it?")
         return f"{label} is None", None
     if meta["kind"] == "other" or got is None:
-        return f"{label} is {meta['repr'] or meta['type']}; expected a NumPy array", None
+        kind = meta["type"].rsplit(".", 1)[-1]
+        shown = f" ({meta['repr']})" if meta["repr"] and not meta["repr"].startswith("an array") else ""
+        what = meta["repr"] if meta["repr"].startswith("an array") else f"a {kind}{shown}"
+        return f"{label} is {what}; expected a NumPy array", None
     if meta["subclass"]:
         result.warnings.append(f"{label} is a {meta['type']}, a subclass of numpy.ndarray; it was "
                                f"graded as a plain array")

@@ -1,0 +1,141 @@
+"""Engine behaviours: forbidden imports, in-place changes, the time budget, return values, our own bugs."""
+import json
+
+import pytest
+
+from grader import engine
+from grader.engine import grade
+from helpers import ROOT, cases_with_settings, edit_submission, points_of, write_solution
+
+CASES = ROOT / "test_cases"
+
+
+def by_function(result, function):
+    return [c for c in result.cases if c.case.function == function]
+
+
+def test_a_forbidden_import_fails_the_module_that_imports_it_and_names_the_line(tmp_path):
+    submission = write_solution(tmp_path / "s")
+    edit_submission(submission, "layers.py", "import numpy as np\n", "import numpy as np\nimport scipy.signal\n")
+    result = grade(submission, CASES)
+    assert result.problems[0] == ("layers.py: imports scipy (layers.py:9): these packages may not be used in "
+                                  "this assignment; use NumPy alone")
+    assert result.score == 0  # fc_net imports layers, so it cannot be graded either
+    assert {c.status for c in result.cases} == {"import"}
+
+
+def test_with_on_forbidden_warn_a_forbidden_import_is_only_a_note(tmp_path):
+    cases = cases_with_settings(tmp_path, on_forbidden="warn")
+    submission = write_solution(tmp_path / "s")
+    edit_submission(submission, "fc_net.py", "import numpy as np\n", "import numpy as np\n"
+                    "try:\n    import torch\nexcept ImportError:\n    pass\n")
+    result = grade(submission, cases)
+    assert result.score == 100
+    assert result.notes == ["fc_net.py: imports torch (fc_net.py:4): these packages should not be used in this "
+                            "assignment; use NumPy alone"]
+
+
+def test_an_import_hidden_from_the_static_check_is_still_refused_at_run_time(tmp_path):
+    submission = write_solution(tmp_path / "s")
+    edit_submission(submission, "layers.py", "    out = np.where(x > 0, x, 0.0)",
+                    "    exec('imp' + 'ort sk' + 'learn')\n    out = np.where(x > 0, x, 0.0)")
+    result = grade(submission, CASES)
+    relu = by_function(result, "relu_forward")
+    assert all(c.status == "error" and "sklearn may not be used in this assignment" in c.summary for c in relu)
+
+
+def test_modifying_an_input_in_place_is_a_warning_not_a_penalty(tmp_path):
+    submission = write_solution(tmp_path / "s")
+    edit_submission(submission, "layers.py", "    dx = np.where(x > 0, dout, 0.0)",
+                    "    dx = np.where(x > 0, dout, 0.0)\n    dout *= 0")
+    result = grade(submission, CASES)
+    relu = by_function(result, "relu_backward")
+    assert all(c.passed for c in relu)
+    assert relu[0].warnings == ["relu_backward changed its input dout in place. A layer must not modify its "
+                                "inputs: the caller may still need them. Work on a copy (x.copy()) or build "
+                                "new arrays."]
+
+
+def test_cases_left_when_the_time_budget_runs_out_are_recorded_as_not_run(tmp_path):
+    cases = cases_with_settings(tmp_path, total_budget=1.0, case_timeout=5.0)
+    submission = write_solution(tmp_path / "s")
+    edit_submission(submission, "layers.py", "    out = np.where(x > 0, x, 0.0)",
+                    "    import time; time.sleep(3)\n    out = np.where(x > 0, x, 0.0)")
+    result = grade(submission, cases)
+    statuses = [c.status for c in result.cases]
+    first_relu = statuses.index("timeout")
+    assert result.cases[first_relu].case.function == "relu_forward"
+    assert set(statuses[first_relu + 1:]) == {"not-run"}
+    assert result.budget_exhausted
+    assert result.cases[-1].summary.startswith("not run: the time budget for the whole submission ran out")
+
+
+@pytest.mark.parametrize("body, summary", [
+    ("return [[0.0]], x", "out is a list ([[0.0]]); expected a NumPy array"),
+    ("return np.array([object()] * 18).reshape(x.shape), x", "out is an array of dtype object; expected a NumPy array"),
+    ("return np.zeros_like(x)", "relu_forward's return value must be a tuple (out, cache); got ndarray"),
+    ("return np.zeros_like(x), x, 1", "relu_forward's return value must be a tuple (out, cache); got a tuple of length 3"),
+    ("return np.zeros(3), x", "out has shape (3,); expected (3, 6)"),
+    ("return None, x", "out is None"),
+    ("return np.zeros_like(x) + 1j, x", "out has complex dtype complex128; expected real float64 values"),
+    ("return np.full_like(x, np.nan), x", "out contains NaN in 18 of 18 elements"),
+])
+def test_a_return_value_of_the_wrong_kind_gets_a_specific_message(tmp_path, body, summary):
+    submission = write_solution(tmp_path / "s")
+    edit_submission(submission, "layers.py", "    out = np.where(x > 0, x, 0.0)\n    cache = x\n    return out, cache",
+                    f"    {body}")
+    result = grade(submission, CASES)
+    first = by_function(result, "relu_forward")[0]
+    assert first.score == 0 and first.summary == summary
+
+
+def test_float32_answers_that_are_right_pass_with_a_warning(tmp_path):
+    submission = write_solution(tmp_path / "s")
+    edit_submission(submission, "layers.py", "    out = np.where(x > 0, x, 0.0)",
+                    "    out = np.where(x > 0, x, 0.0).astype(np.float32)")
+    result = grade(submission, CASES)
+    relu = by_function(result, "relu_forward")
+    assert all(c.passed for c in relu)
+    assert relu[0].warnings == ["out has dtype float32; the interface uses float64"]
+
+
+def test_a_loss_returned_as_a_one_element_array_passes_with_a_warning(tmp_path):
+    submission = write_solution(tmp_path / "s")
+    edit_submission(submission, "layers.py", "    loss = float(-log_probs[np.arange(N), y].mean())",
+                    "    loss = np.array([-log_probs[np.arange(N), y].mean()])")
+    result = grade(submission, CASES)
+    softmax = by_function(result, "softmax_loss")
+    assert all(c.passed for c in softmax)
+    assert "loss is an array of shape (1,); return a float" in softmax[0].warnings
+
+
+def test_a_bug_in_the_grader_on_one_case_is_a_visible_autograder_error_with_a_hidden_traceback(tmp_path, monkeypatch):
+    from grader import evaluate
+    from grader.gradescope import build_results
+    from helpers import validate_results
+    original = evaluate.evaluate
+
+    def broken(case, *args, **kwargs):
+        if case.id == "relu_forward/with-exact-zeros":
+            raise RuntimeError("simulated grader bug")
+        return original(case, *args, **kwargs)
+
+    monkeypatch.setattr(evaluate, "evaluate", broken)
+    result = grade(write_solution(tmp_path / "s"), CASES)
+    case = next(c for c in result.cases if c.case.id == "relu_forward/with-exact-zeros")
+    assert case.status == "internal" and "bug in the grader, not in your code" in case.summary
+    assert "RuntimeError: simulated grader bug" in case.internal
+    data = validate_results(build_results(result))
+    visible = next(t for t in data["tests"] if t["name"].startswith("Autograder error: relu_forward"))
+    assert visible["status"] == "failed" and "RuntimeError" not in visible.get("output", "")
+    hidden = data["tests"][-1]
+    assert hidden["visibility"] == "hidden" and "simulated grader bug" in hidden["output"]
+    assert result.score == 100 - next(c.possible for c in result.cases if c.case.id == case.case.id)
+
+
+def test_every_mistake_of_the_catalog_differs_from_the_answer_on_a_case_of_its_function():
+    manifest = json.loads((CASES / "manifest.json").read_text())
+    detected = {f"{case['function']}/{slug}" for case in manifest["cases"] for slug in case["mistakes"]}
+    assert sorted(detected) == sorted(manifest["mistakes"])
+    from reference.mistakes import catalog
+    assert len(manifest["mistakes"]) == len(catalog(manifest["assignment"]["tie_rule"]))
