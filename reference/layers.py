@@ -50,6 +50,7 @@ def affine_backward(dout, cache):
     x, w, b = cache
     dx, dw, db = None, None, None
     # BEGIN SOLUTION hint: use the reshaped x for dw, sum dout over the batch for db, and reshape dx back to x's shape.
+    _check_dout(dout, (x.shape[0], w.shape[1]), "affine_backward")
     x_rows = x.reshape(x.shape[0], -1)  # (N, D)
     dx = (dout @ w.T).reshape(x.shape)
     dw = x_rows.T @ dout
@@ -215,9 +216,10 @@ def conv_backward(dout, cache):
     dx, dw, db = None, None, None
     # BEGIN SOLUTION hint: every window that produced out[n, f, i, j] sends dout[n, f, i, j] * w[f] back to x and dout * window to w; mind the stride and remove the padding at the end.
     stride, pad = _check_conv(x, w, b, conv_param)
-    N, F, H_out, W_out = dout.shape
     HH, WW = w.shape[2:]
     windows = _conv_windows(x, w.shape, stride, pad)  # (N, C, H', W', HH, WW)
+    _check_dout(dout, (x.shape[0], w.shape[0], *windows.shape[2:4]), "conv_backward")
+    N, F, H_out, W_out = dout.shape
     dw = np.einsum("nchwij,nfhw->fcij", windows, dout)
     db = dout.sum(axis=(0, 2, 3))
     dx_pad = np.zeros((x.shape[0], x.shape[1], x.shape[2] + 2 * pad, x.shape[3] + 2 * pad))
@@ -298,6 +300,7 @@ def max_pool_backward(dout, cache, ties="all"):  # template: def max_pool_backwa
         raise ValueError(f"ties must be one of {', '.join(map(repr, TIE_RULES))}; got {ties!r}")
     ph, pw, stride = _check_pool(x, pool_param)
     windows = _pool_windows(x, ph, pw, stride)  # (N, C, H', W', ph, pw)
+    _check_dout(dout, windows.shape[:4], "max_pool_backward")
     is_max = windows == windows.max(axis=(-2, -1), keepdims=True)
     if ties == "split":
         share = is_max / is_max.sum(axis=(-2, -1), keepdims=True)
@@ -355,6 +358,7 @@ def avg_pool_backward(dout, cache):
     dx = None
     # BEGIN SOLUTION hint: every input of a window receives dout / (pool_height * pool_width); add up overlapping windows.
     ph, pw, stride = _check_pool(x, pool_param)
+    _check_dout(dout, _pool_windows(x, ph, pw, stride).shape[:4], "avg_pool_backward")
     per_input = np.broadcast_to(dout[..., None, None] / (ph * pw), (*dout.shape, ph, pw))
     dx = _scatter_windows(per_input, x.shape, stride)
     # END SOLUTION
@@ -396,6 +400,12 @@ def _scatter_windows(per_input, x_shape, stride):
     return dx
 
 
+def _check_dout(dout, shape, function):
+    if dout.shape != tuple(shape):
+        raise ValueError(f"{function}: dout has shape {dout.shape}; the forward pass's output has shape "
+                         f"{tuple(shape)}")
+
+
 def _check_affine(x, w, b):
     D = int(np.prod(x.shape[1:]))
     if w.ndim != 2 or w.shape[0] != D:
@@ -411,7 +421,9 @@ def _check_labels(x, y):
     y = np.asarray(y)
     if y.shape != (N,) or not np.issubdtype(y.dtype, np.integer):
         raise ValueError(f"softmax_loss: y must be {N} integer labels; got shape {y.shape}, dtype {y.dtype}")
-    if N and (y.min() < 0 or y.max() >= C):
+    if N == 0:
+        raise ValueError("softmax_loss: the batch is empty (N = 0); the mean loss is undefined")
+    if y.min() < 0 or y.max() >= C:
         raise ValueError(f"softmax_loss: labels must satisfy 0 <= y[i] < {C}; got values from {y.min()} to {y.max()}")
     return N
 

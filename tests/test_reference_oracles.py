@@ -817,3 +817,23 @@ def test_fully_connected_net_loss_does_not_modify_x_y_or_its_parameters():
     assert np.array_equal(X, X_before) and np.array_equal(y, y_before)
     for name, p in model.params.items():
         assert np.array_equal(p, params_before[name]), name
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: max_pool_backward(np.ones((1, 1, 1, 1)), (np.ones((1, 1, 4, 4)),
+                                                       {"pool_height": 2, "pool_width": 2, "stride": 2})),
+     "max_pool_backward: dout has shape (1, 1, 1, 1); the forward pass's output has shape (1, 1, 2, 2)"),
+    (lambda: avg_pool_backward(np.ones((1, 1, 3, 3)), (np.ones((1, 1, 4, 4)),
+                                                       {"pool_height": 2, "pool_width": 2, "stride": 2})),
+     "avg_pool_backward: dout has shape (1, 1, 3, 3); the forward pass's output has shape (1, 1, 2, 2)"),
+    (lambda: conv_backward(np.ones((1, 1, 1, 1)), (np.ones((1, 1, 4, 4)), np.ones((2, 1, 3, 3)), np.ones(2),
+                                                   {"stride": 1, "pad": 1})),
+     "conv_backward: dout has shape (1, 1, 1, 1); the forward pass's output has shape (1, 2, 4, 4)"),
+    (lambda: affine_backward(np.ones((3, 2)), (np.ones((3, 4)), np.ones((4, 5)), np.ones(5))),
+     "affine_backward: dout has shape (3, 2); the forward pass's output has shape (3, 5)"),
+    (lambda: softmax_loss(np.ones((0, 3)), np.zeros(0, dtype=int)),
+     "softmax_loss: the batch is empty (N = 0); the mean loss is undefined"),
+])
+def test_a_dout_of_the_wrong_shape_or_an_empty_batch_is_a_clear_error(call, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        call()
