@@ -22,7 +22,7 @@ from ..compare import init_problems, outputs_match
 from ..config import ConfigError, load_config, split_points
 from ..interface import BY_NAME, FUNCTIONS, output_group
 from ..worker import perform
-from . import casespecs, template
+from . import casespecs, docs, template
 
 TEMPLATE_DIR = "student_template"
 CASES_DIR = "test_cases"
@@ -99,6 +99,10 @@ def generate(project=".", config_path=None):
     manifest["files"] = {path[len(CASES_DIR) + 1:]: _sha256(data)
                          for path, data in sorted(files.items()) if path.startswith(CASES_DIR + "/")}
     files[f"{CASES_DIR}/{MANIFEST}"] = manifest_bytes(manifest)
+    readme = project / "README.md"
+    if readme.is_file():
+        files["README.md"] = docs.update_readme(readme.read_text(encoding="utf-8"), config, manifest,
+                                                mistake_table).encode("utf-8")
     return Generated(files, len(cases), sum(len(c["mistakes"]) for c in cases))
 
 
