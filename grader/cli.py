@@ -69,6 +69,27 @@ def cmd_grade(args):
     return 0
 
 
+def cmd_batch(args):
+    from pathlib import Path
+
+    from .batch import Progress, run_batch
+    cases = Path(args.cases)
+    config = Path(args.config) if args.config else cases.parent / "assignment.toml"
+    outcomes, manifest = run_batch(args.submissions, args.out, cases, args.jobs, args.force,
+                                   config if config.is_file() else None, Progress())
+    graded = [o for o in outcomes if o.status == "graded"]
+    failed = [o for o in outcomes if o.status != "graded"]
+    print(f"graded {len(graded)} of {len(outcomes)} submissions into {args.out}/")
+    if graded:
+        mean = sum(o.score for o in graded) / len(graded)
+        print(f"mean score {mean:.1f} / {graded[0].possible:g}")
+    for outcome in failed:
+        print(f"  could not grade {outcome.name}: {outcome.error}")
+    print(f"class overview: {Path(args.out) / 'index.html'}")
+    print(f"grades:         {Path(args.out) / 'grades.csv'}")
+    return 0
+
+
 def cmd_package(args):
     from .authoring.package import build_package
     out, files = build_package(args.project, args.out)
@@ -134,6 +155,22 @@ def build_parser():
                                     "(default: assignment.toml beside the cases, if present)")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("batch", help="grade a whole class: a folder of submissions or a Gradescope export",
+                       description="Grade every submission in SUBMISSIONS: a folder with one subfolder or "
+                                   ".zip per student, or Gradescope's Export Submissions zip (or that zip "
+                                   "unpacked). Writes each student's report and results.json, grades.csv "
+                                   "and the class overview index.html. Re-running skips submissions whose "
+                                   "files, cases and grader have not changed.")
+    p.add_argument("submissions", help="folder of submissions, or Gradescope's export .zip")
+    p.add_argument("--out", default="reports/batch", help="output folder (default: reports/batch)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="submissions graded at once (default: the number of CPU cores)")
+    p.add_argument("--force", action="store_true", help="regrade every submission, even unchanged ones")
+    p.add_argument("--cases", default="test_cases", help="test cases folder (default: test_cases)")
+    p.add_argument("--config", help="assignment config to check the cases against "
+                                    "(default: assignment.toml beside the cases, if present)")
+    p.set_defaults(func=cmd_batch)
 
     p = sub.add_parser("package", help="build the Gradescope autograder zip",
                        description="Build the autograder zip to upload to Gradescope: setup.sh and "

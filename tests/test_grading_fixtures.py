@@ -153,21 +153,23 @@ MISTAKE_EDITS = {
         "layers.py",
         '    out = np.einsum("nchwij,fcij->nfhw", windows, w) + b[None, :, None, None]\n',
         '    out = np.einsum("nchwij,fcij->nfhw", windows, w)\n')],
-    "conv_backward/kernel-flipped": [(
-        "layers.py",
-        "    HH, WW = w.shape[2:]\n"
-        "    windows = _conv_windows(x, w.shape, stride, pad)  # (N, C, H', W', HH, WW)\n"
-        '    dw = np.einsum("nchwij,nfhw->fcij", windows, dout)\n',
-        "    HH, WW = w.shape[2:]\n"
-        "    w = w[:, :, ::-1, ::-1]  # a convolution flips its kernel\n"
-        "    windows = _conv_windows(x, w.shape, stride, pad)  # (N, C, H', W', HH, WW)\n"
-        '    dw = np.einsum("nchwij,nfhw->fcij", windows, dout)[:, :, ::-1, ::-1]\n')],
+    "conv_backward/kernel-flipped": [
+        ("layers.py",
+         "    HH, WW = w.shape[2:]\n"
+         "    windows = _conv_windows(x, w.shape, stride, pad)  # (N, C, H', W', HH, WW)\n",
+         "    HH, WW = w.shape[2:]\n"
+         "    w = w[:, :, ::-1, ::-1]  # a convolution flips its kernel\n"
+         "    windows = _conv_windows(x, w.shape, stride, pad)  # (N, C, H', W', HH, WW)\n"),
+        ("layers.py",
+         '    dw = np.einsum("nchwij,nfhw->fcij", windows, dout)\n',
+         '    dw = np.einsum("nchwij,nfhw->fcij", windows, dout)[:, :, ::-1, ::-1]\n')],
     "conv_backward/stride-ignored": [
         ("layers.py",
          "    windows = _conv_windows(x, w.shape, stride, pad)  # (N, C, H', W', HH, WW)\n"
-         '    dw = np.einsum("nchwij,nfhw->fcij", windows, dout)\n',
-         "    windows = _conv_windows(x, w.shape, 1, pad)[:, :, :H_out, :W_out]\n"
-         '    dw = np.einsum("nchwij,nfhw->fcij", windows, dout)\n'),
+         '    _check_dout(dout, (x.shape[0], w.shape[0], *windows.shape[2:4]), "conv_backward")\n'
+         "    N, F, H_out, W_out = dout.shape\n",
+         "    N, F, H_out, W_out = dout.shape\n"
+         "    windows = _conv_windows(x, w.shape, 1, pad)[:, :, :H_out, :W_out]\n"),
         ("layers.py",
          "            rows = slice(i, i + stride * H_out, stride)\n"
          "            cols = slice(j, j + stride * W_out, stride)\n",

@@ -1,26 +1,31 @@
-"""The data behind the report's pictures: error heatmaps and tie markers.
+"""The data behind the report's pictures and number tables: heatmaps, tie markers, windows.
 
-Only numbers and colours are computed here; the SVG markup lives in the
-templates. A heatmap shows one cell per element of a 2-D output, or one small
-panel per (n, c) slice of a 4-D output, coloured by how wrong the element is.
-For max-pool cases the inputs that tie for a window's maximum are marked, so a
-student can see where the tie rule sends (or fails to send) the gradient.
+Only numbers, colours and positions are computed here; the SVG and table markup
+lives in the templates. A heatmap shows one cell per element of an output, one
+panel per 2-D slice, coloured by how wrong the element is. For pooling cases the
+windows are outlined and, for max-pool, the inputs that tie for a window's maximum
+are marked, so a student can see where the tie rule sends (or fails to send) the
+gradient.
 """
 import math
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import numpy as np
 
 MAX_PANELS = 8
 MAX_SIDE = 40           # cells per row or column drawn; larger outputs are cropped
-CELL = 22               # px
+CELL = 22               # px, the pitch of the heatmap grid
+MAX_WINDOWS = 3         # failing pooling windows shown in numbers
+NONFINITE_COLOR = "#5c0f08"
+RIGHT_COLOR = "#e4f2e4"
 
 
 @dataclass
 class Cell:
     row: int
     col: int
+    index: str          # the element's full index, "0,1,2,3"
     color: str
     wrong: bool
     tied: bool
@@ -35,6 +40,7 @@ class Panel:
     cells: List[Cell]
     width: int = 0
     height: int = 0
+    windows: List[Tuple[int, int, int, int]] = field(default_factory=list)   # x, y, w, h in px
 
 
 @dataclass
@@ -46,15 +52,55 @@ class Heatmap:
     tie_count: int = 0
     cropped: bool = False
     more_panels: int = 0
-    legend: List[tuple] = field(default_factory=list)
+    legend: List[tuple] = field(default_factory=list)     # (colour, text)
+    nonfinite: bool = False
+    windows: bool = False
+    slice_label: str = ""      # how a panel is named: "dx[i, j]" for a 4-D output, "" for 2-D
+
+
+@dataclass
+class Pooling:
+    """The pooling geometry of a case: window size, stride, and which inputs tie."""
+    height: int
+    width: int
+    stride: int
+    shape: Tuple[int, ...]             # the shape of x
+    ties: Optional[np.ndarray]         # bool, the shape of x; None for average pooling
+
+    @property
+    def overlapping(self):
+        return self.stride < max(self.height, self.width)
+
+    def out_size(self, shape):
+        return 1 + (shape[-2] - self.height) // self.stride, 1 + (shape[-1] - self.width) // self.stride
+
+    def windows(self, shape):
+        """(top, left) of every window over the last two axes of an array of `shape`."""
+        rows, cols = self.out_size(shape)
+        return [(i * self.stride, j * self.stride) for i in range(rows) for j in range(cols)]
+
+
+@dataclass
+class GridCell:
+    text: str
+    wrong: bool = False
+    tied: bool = False
+    edge: str = ""      # "l", "t" or "lt": a pooling window starts left of / above this cell
+
+
+@dataclass
+class Grid:
+    label: str
+    rows: List[List[GridCell]]
+    columns: int = 0
 
 
 def severity_color(rel, tolerance):
     """Pale green when right; from light to deep red as the error grows past the tolerance."""
     if not math.isfinite(rel):
-        return "#7b1d13"
+        return NONFINITE_COLOR
     if rel <= tolerance:
-        return "#e4f2e4"
+        return RIGHT_COLOR
     level = min(1.0, math.log10(rel / tolerance) / 6.0)  # 1e6 times the tolerance is the deepest
     light, deep = (248, 196, 188), (176, 36, 24)
     r, g, b = (round(a + (c - a) * level) for a, c in zip(light, deep))
@@ -76,50 +122,17 @@ def tie_mask(x, pool_param):
     return mask
 
 
-def heatmap(output, tolerance, ties=None) -> Optional[Heatmap]:
-    """A Heatmap for a failing 2-D or 4-D output whose shape is right, else None."""
-    comparison = output.comparison
-    if comparison is None or comparison.error is None or output.expected is None:
-        return None
-    error = np.asarray(comparison.error)
-    expected, got = np.asarray(output.expected), np.asarray(output.got)
-    if error.ndim == 2:
-        slices = [((), "")]
-    elif error.ndim == 4:
-        slices = [((n, c), f"n={n}, c={c}") for n in range(error.shape[0]) for c in range(error.shape[1])]
-    else:
-        return None
-    panels = []
-    cropped = False
-    for index, label in slices[:MAX_PANELS]:
-        err, exp, mine = error[index], expected[index], got[index]
-        tied = ties[index] if ties is not None and ties.shape == error.shape else np.zeros(err.shape, bool)
-        rows, cols = min(err.shape[0], MAX_SIDE), min(err.shape[1], MAX_SIDE)
-        cropped = cropped or rows < err.shape[0] or cols < err.shape[1]
-        cells = []
-        for r in range(rows):
-            for c in range(cols):
-                rel = float(err[r, c])
-                cells.append(Cell(r, c, severity_color(rel, tolerance), rel > tolerance, bool(tied[r, c]),
-                                  f"[{r}, {c}] expected {exp[r, c]:.6g}, got {float(mine[r, c]):.6g}"))
-        panels.append(Panel(label, rows, cols, cells, cols * CELL, rows * CELL))
-    tie_count = int(ties.sum()) if ties is not None and ties.shape == error.shape else 0
-    return Heatmap(output.name, panels, comparison.wrong, comparison.total, tie_count, cropped,
-                   max(0, len(slices) - MAX_PANELS),
-                   [(severity_color(0, tolerance), "right"),
-                    (severity_color(tolerance * 10, tolerance), "slightly off"),
-                    (severity_color(tolerance * 1e6, tolerance), "far off")])
-
-
-def case_ties(result):
-    """The tie mask of a max-pool case's input x, or None."""
+def case_pooling(result) -> Optional[Pooling]:
+    """The pooling geometry of a visible pooling case with a 4-D input x, else None."""
     case = result.case
-    if not case.function.startswith("max_pool") or "x" not in result.inputs:
+    if "pool" not in case.function or "x" not in result.inputs or np.ndim(result.inputs["x"]) != 4:
         return None
     pool_param = _find_pool_param(case.call.get("args", []))
     if pool_param is None:
         return None
-    return tie_mask(result.inputs["x"], pool_param)
+    ties = tie_mask(result.inputs["x"], pool_param) if case.function.startswith("max_pool") else None
+    return Pooling(pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"],
+                   tuple(np.shape(result.inputs["x"])), ties)
 
 
 def _find_pool_param(tree):
@@ -137,25 +150,129 @@ def _find_pool_param(tree):
     return None
 
 
-def grid(array, wrong=None):
-    """Rows of (text, wrong) for showing a small array as a table; 4-D arrays as (n, c) slices."""
+def _slices(shape, name):
+    """(leading index, label) of each 2-D slice over the last two axes: "dx[0, 1]"."""
+    if len(shape) <= 2:
+        return [((), "")]
+    return [(index, f"{name}[{', '.join(map(str, index))}]") for index in np.ndindex(*shape[:-2])]
+
+
+def heatmap(output, tolerance, pooling=None) -> Optional[Heatmap]:
+    """A Heatmap for a failing output of 2 to 4 dimensions whose shape is right, else None."""
+    comparison = output.comparison
+    if comparison is None or comparison.error is None or output.expected is None or output.got is None:
+        return None
+    error = np.asarray(comparison.error)
+    if error.ndim not in (2, 3, 4) or output.got.shape != error.shape:
+        return None
+    expected, got = np.asarray(output.expected), np.asarray(output.got)
+    over_x = pooling is not None and pooling.shape == error.shape     # dx of a pooling layer
+    ties = pooling.ties if over_x else None
+    outline = over_x and not pooling.overlapping
+    slices = _slices(error.shape, output.name)
+    panels = []
+    cropped = False
+    for lead, label in slices[:MAX_PANELS]:
+        err, exp, mine = error[lead], expected[lead], got[lead]
+        tied = ties[lead] if ties is not None else None
+        rows, cols = min(err.shape[0], MAX_SIDE), min(err.shape[1], MAX_SIDE)
+        cropped = cropped or rows < err.shape[0] or cols < err.shape[1]
+        cells = []
+        for r in range(rows):
+            for c in range(cols):
+                rel = float(err[r, c])
+                index = lead + (r, c)
+                is_tied = bool(tied[r, c]) if tied is not None else False
+                cells.append(Cell(r, c, ",".join(map(str, index)), severity_color(rel, tolerance),
+                                  rel > tolerance, is_tied,
+                                  f"[{', '.join(map(str, index))}] expected {float(exp[r, c]):.6g}, "
+                                  f"yours {float(mine[r, c]):.6g}" + (" (tied maximum)" if is_tied else "")))
+        windows = []
+        if outline:
+            for top, left in pooling.windows(error.shape):
+                if top < rows and left < cols:
+                    windows.append((left * CELL, top * CELL, min(pooling.width, cols - left) * CELL,
+                                    min(pooling.height, rows - top) * CELL))
+        panels.append(Panel(label, rows, cols, cells, cols * CELL, rows * CELL, windows))
+    nonfinite = bool(np.isinf(error).any())
+    legend = [(RIGHT_COLOR, "right (within tolerance)"),
+              (severity_color(tolerance * 10, tolerance), "a little off"),
+              (severity_color(tolerance * 1e6, tolerance), "far off")]
+    if nonfinite:
+        legend.append((NONFINITE_COLOR, "NaN or inf"))
+    tie_count = int(ties.sum()) if ties is not None else 0
+    return Heatmap(output.name, panels, comparison.wrong, comparison.total, tie_count, cropped,
+                   max(0, len(slices) - MAX_PANELS), legend, nonfinite, bool(outline),
+                   {2: "", 3: f"{output.name}[i]", 4: f"{output.name}[i, j]"}[error.ndim])
+
+
+def grid(array, wrong=None, tied=None, pooling=None, name="") -> List[Grid]:
+    """An array as small tables of numbers, one per 2-D slice; wrong and tied cells flagged."""
     array = np.asarray(array)
     if array.ndim == 0:
-        return [("", [[(f"{float(array):.6g}", bool(wrong) if wrong is not None else False)]])]
+        return [Grid("", [[GridCell(_number(array), bool(wrong) if wrong is not None else False)]], 1)]
+    shape = array.shape
     if array.ndim == 1:
         array = array[None, :]
-        wrong = None if wrong is None else np.asarray(wrong)[None, :]
-    if array.ndim == 2:
-        slices = [("", array, wrong)]
-    else:
-        flat = array.reshape(-1, *array.shape[-2:])
-        flat_wrong = None if wrong is None else np.asarray(wrong).reshape(flat.shape)
-        lead = list(np.ndindex(*array.shape[:-2]))
-        slices = [(f"[{', '.join(map(str, index))}, :, :]", flat[k], None if flat_wrong is None else flat_wrong[k])
-                  for k, index in enumerate(lead)]
+    flat = array.reshape(-1, *array.shape[-2:])
+    flat_wrong = None if wrong is None else np.asarray(wrong).reshape(flat.shape)
+    flat_tied = None if tied is None or np.shape(tied) != shape else np.asarray(tied).reshape(flat.shape)
+    edges = _window_edges(flat.shape[-2:], pooling) if pooling is not None and pooling.shape == shape else None
+    labels = [label for _, label in _slices(array.shape, name)] if array.ndim > 2 else [""]
     tables = []
-    for label, matrix, bad in slices:
-        rows = [[(f"{float(v):.6g}", bool(bad[r, c]) if bad is not None else False)
-                 for c, v in enumerate(row)] for r, row in enumerate(matrix)]
-        tables.append((label, rows))
+    for k, label in enumerate(labels):
+        rows = []
+        for r in range(flat.shape[1]):
+            rows.append([GridCell(_number(flat[k, r, c]),
+                                  bool(flat_wrong[k, r, c]) if flat_wrong is not None else False,
+                                  bool(flat_tied[k, r, c]) if flat_tied is not None else False,
+                                  edges[r][c] if edges is not None else "")
+                         for c in range(flat.shape[2])])
+        tables.append(Grid(label, rows, flat.shape[2]))
     return tables
+
+
+def _window_edges(shape, pooling):
+    """Per cell, where a non-overlapping pooling window's border runs: "l", "t", "lt" or ""."""
+    rows, cols = shape
+    if pooling is None or pooling.overlapping:
+        return None
+    out_rows, out_cols = pooling.out_size(shape)
+
+    def window_of(i, size, count):
+        k = i // pooling.stride
+        return k if k < count and i - k * pooling.stride < size else None
+
+    row_window = [window_of(r, pooling.height, out_rows) for r in range(rows)]
+    col_window = [window_of(c, pooling.width, out_cols) for c in range(cols)]
+    return [[("l" if c and col_window[c] != col_window[c - 1] else "")
+             + ("t" if r and row_window[r] != row_window[r - 1] else "") for c in range(cols)]
+            for r in range(rows)]
+
+
+def failing_windows(x, expected, got, wrong, pooling, limit=MAX_WINDOWS):
+    """The first pooling windows holding a wrong element of dx: x, expected and got inside each.
+
+    Returns (windows, total) where each window is a dict with a label and three Grids.
+    """
+    found, total = [], 0
+    for lead in np.ndindex(*x.shape[:-2]):
+        for top, left in pooling.windows(x.shape):
+            region = lead + (slice(top, top + pooling.height), slice(left, left + pooling.width))
+            if not wrong[region].any():
+                continue
+            total += 1
+            if len(found) >= limit:
+                continue
+            ties = pooling.ties[region] if pooling.ties is not None else None
+            where = (f"x[{', '.join(map(str, lead))}, {top}:{top + pooling.height}, "
+                     f"{left}:{left + pooling.width}]")
+            found.append({"label": where,
+                          "x": grid(x[region], None, ties),
+                          "expected": grid(expected[region], wrong[region]),
+                          "got": grid(got[region], wrong[region])})
+    return found, total
+
+
+def _number(value):
+    return f"{float(value):.6g}"

@@ -2,20 +2,33 @@
 
 The environment autoescapes everything, so student-controlled text (exception
 messages, printed output, file names) can never become markup. Templates are
-loaded and compiled once, before any student code runs.
+loaded and compiled once, before any student code runs. Every view built here
+is plain data; a hidden case's view holds only its name, points and status.
 """
 import datetime
+import urllib.parse
 from functools import lru_cache
 from pathlib import Path
 
 import jinja2
+import numpy as np
 
 from .. import __version__
-from ..feedback import SMALL_ARRAY, traceback_text
-from ..results import STATUS_TEXT
+from ..feedback import SMALL_ARRAY, bounded
 from . import figures
 
 TEMPLATES = Path(__file__).with_name("templates")
+MAX_INPUT_SHOWN = 200          # elements; larger inputs are listed by shape only
+MAX_FIX_CASES = 3              # undiagnosed failing cases listed per function under "what to fix first"
+GATHERED = {                   # whole functions failing for one reason are listed together under it
+    "import": "Not run until the problems with your files above are fixed",
+    "not-implemented": "Not implemented yet",
+}
+HIDDEN_SHOWN = {               # when Gradescope shows hidden tests, by their visibility setting
+    "after_due_date": "after the due date",
+    "after_published": "when your instructor publishes the grades",
+    "hidden": "only to your instructor",
+}
 
 
 @lru_cache(maxsize=1)
@@ -23,9 +36,9 @@ def environment():
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                              autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["points"] = lambda value: f"{value:g}"
+    env.filters["points"] = _points
     env.filters["percent"] = lambda part, whole: 0 if not whole else round(100 * part / whole)
-    env.globals["status_text"] = STATUS_TEXT
+    env.filters["plural"] = lambda count, word, many=None: word if count == 1 else (many or word + "s")
     return env
 
 
@@ -36,79 +49,307 @@ def preload():
         env.get_template(name)
 
 
+def _points(value):
+    return f"{round(float(value), 2):g}"
+
+
 def _anchor(text):
     return "".join(ch if ch.isalnum() else "-" for ch in text).strip("-").lower()
 
+
+def _state(status):
+    """The colour family of a status: passed, partial or failed."""
+    return status if status in ("passed", "partial") else "failed"
+
+
+# One case ---------------------------------------------------------------------------
 
 def case_view(result):
     """What the report shows of one case; hidden cases carry only name, points and status."""
     case = result.case
     view = {"id": case.id, "anchor": _anchor(case.id), "label": case.label, "function": case.function,
             "number": case.number, "points": case.points, "score": result.score, "status": result.status,
-            "status_text": result.status_text, "passed": result.passed, "hidden": case.hidden}
+            "status_text": result.status_text, "passed": result.passed, "hidden": case.hidden,
+            "state": _state(result.status)}
     if case.hidden:
         return view
-    ties = figures.case_ties(result)
-    outputs = []
-    for output in result.outputs:
-        entry = {"name": output.name, "points": output.points, "score": output.score,
-                 "message": output.message, "passed": not output.message, "heatmap": None,
-                 "expected_grid": None, "got_grid": None, "stats": None, "first_wrong": [], "shapes": None}
-        if output.message and output.expected is not None:
-            comparison = output.comparison
-            entry["heatmap"] = figures.heatmap(output, case.tolerance, ties)
-            small = output.got is not None and output.got.shape == output.expected.shape \
-                and output.expected.size <= SMALL_ARRAY
-            wrong = comparison.error > case.tolerance if comparison is not None and comparison.error is not None else None
-            entry["expected_grid"] = figures.grid(output.expected, wrong) if small else None
-            entry["got_grid"] = figures.grid(output.got, wrong) if small else None
-            entry["stats"] = comparison if comparison is not None and comparison.problem in ("values", "nonfinite") else None
-            entry["first_wrong"] = [
-                {"index": ", ".join(map(str, index)), "expected": f"{float(output.expected[index]):.6g}",
-                 "got": f"{float(output.got[index]):.6g}"}
-                for index in (comparison.first_wrong if entry["stats"] else [])]
-            entry["shapes"] = (tuple(output.expected.shape), None if output.got is None else tuple(output.got.shape))
-        outputs.append(entry)
+    view.update({"description": case.description, "tags": [t for t in case.tags if t != case.function],
+                 "warnings": result.warnings,
+                 "printed": bounded(result.output) if result.output.strip() else ""})
+    if result.passed:
+        return view
+    pooling = figures.case_pooling(result)
     view.update({
-        "description": case.description, "tags": [t for t in case.tags if t != case.function],
         "summary": result.summary, "diagnoses": result.diagnoses, "notes": result.notes,
-        "warnings": result.warnings, "outputs": outputs,
-        "traceback": traceback_text(result.error) if result.error else "",
-        "printed": result.output, "seconds": result.seconds, "tie_count": int(ties.sum()) if ties is not None else 0,
+        "call": call_text(case.call), "exception": exception_view(result.error),
+        "outputs": [o for o in (output_view(output, result, pooling) for output in result.outputs) if o],
+        "inputs": inputs_view(result.inputs),
+        "tie_count": int(pooling.ties.sum()) if pooling is not None and pooling.ties is not None else 0,
     })
     return view
 
 
+def output_view(output, result, pooling):
+    """Expected against got for one failing output with arrays to show, else None."""
+    if output.passed or output.expected is None:
+        return None
+    case = result.case
+    comparison = output.comparison
+    expected, got = np.asarray(output.expected), output.got
+    numeric = got is not None and np.asarray(got).dtype.kind in "biuf"
+    same_shape = numeric and np.shape(got) == expected.shape
+    wrong = comparison.error > case.tolerance if same_shape and comparison is not None \
+        and comparison.error is not None else None
+    over_x = same_shape and pooling is not None and pooling.shape == expected.shape     # dx of a pooling layer
+    view = {"name": output.name, "points": output.points, "score": output.score, "message": output.message,
+            "heatmap": figures.heatmap(output, case.tolerance, pooling), "columns": [], "stats": None,
+            "first_wrong": [], "windows": [], "windows_total": 0, "shape": _shape(expected.shape)}
+    if numeric and expected.size <= SMALL_ARRAY and np.size(got) <= SMALL_ARRAY:
+        # small: both in full, side by side, even when the shapes differ (a transposed result shows)
+        if over_x:
+            ties = pooling.ties
+            view["columns"].append({"title": "input x", "kind": "input",
+                                    "note": "outlined: tied maxima" if ties is not None and ties.any() else "",
+                                    "grids": figures.grid(result.inputs["x"], None, ties, pooling, "x")})
+        shown_pooling = pooling if over_x else None
+        view["columns"] += [
+            {"title": f"expected {output.name}", "kind": "expected", "note": f"shape {_shape(expected.shape)}"
+             if not same_shape else "", "grids": figures.grid(expected, wrong, None, shown_pooling, output.name)},
+            {"title": f"your {output.name}", "kind": "got", "note": f"shape {_shape(np.shape(got))}"
+             if not same_shape else "", "grids": figures.grid(got, wrong, None, shown_pooling, output.name)}]
+    elif same_shape and comparison is not None and comparison.problem in ("values", "nonfinite"):
+        view["stats"] = comparison
+        view["first_wrong"] = [
+            {"index": ", ".join(map(str, index)), "expected": f"{float(expected[index]):.6g}",
+             "got": f"{float(got[index]):.6g}"} for index in comparison.first_wrong]
+        if over_x and wrong is not None:
+            view["windows"], view["windows_total"] = figures.failing_windows(
+                np.asarray(result.inputs["x"]), expected, got, wrong, pooling)
+    return view
+
+
+def _shape(shape):
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+def exception_view(error):
+    """The exception's type, message and the frames in the student's files, or None."""
+    if not error:
+        return None
+    # "<string>" and other "<...>" names are code compiled from strings, never a student's file
+    frames = [{"file": file, "line": line, "function": function, "text": (text or "").strip()}
+              for file, line, function, text in error.get("frames", []) if not str(file).startswith("<")]
+    return {"type": error.get("type", "Exception"), "message": error.get("message", ""), "frames": frames}
+
+
+def inputs_view(inputs):
+    """The case's inputs: name, shape and, when small enough, the values as Python to paste."""
+    shown = []
+    for name, value in inputs.items():
+        value = np.asarray(value)
+        shape = _shape(value.shape)
+        text = ""
+        if value.size <= MAX_INPUT_SHOWN and value.dtype.kind in "biuf":
+            dtype = "" if value.dtype == np.float64 else f", dtype=np.{value.dtype}"
+            text = f"{name} = np.array({array_text(value, len(name) + 13)}{dtype})"
+        shown.append({"name": name, "shape": shape, "dtype": str(value.dtype), "text": text})
+    return shown
+
+
+def array_text(array, indent=0):
+    """Nested lists of exact (round-tripping) numbers, one innermost row per line."""
+    if array.ndim == 0:
+        return repr(array.item())
+    if array.ndim == 1:
+        return "[" + ", ".join(repr(v) for v in array.tolist()) + "]"
+    separator = "," + "\n" * (array.ndim - 1) + " " * (indent + 1)
+    return "[" + separator.join(array_text(sub, indent + 1) for sub in array) + "]"
+
+
+def call_text(call):
+    """How the case calls the student's code, as a line of Python, or "" if unknown."""
+    try:
+        if call.get("op") == "call":
+            args = [_arg_text(a) for a in call.get("args", [])]
+            args += [f"{k}={_arg_text(v)}" for k, v in call.get("kwargs", {}).items()]
+            return f"{call['function']}({', '.join(args)})"
+        if call.get("op") == "fcnet":
+            init = ", ".join(f"{k}={_arg_text(v)}" for k, v in call.get("init", {}).items())
+            lines = [f"model = FullyConnectedNet({init})"]
+            if call.get("params"):
+                lines.append("model.params.update({" + ", ".join(
+                    f"{k!r}: {_arg_text(v)}" for k, v in call["params"].items()) + "})")
+            if call.get("method"):
+                lines.append(f"model.{call['method']}({', '.join(_arg_text(a) for a in call.get('args', []))})")
+            return "\n".join(lines)
+    except (KeyError, TypeError, AttributeError):
+        pass
+    return ""
+
+
+def _arg_text(arg):
+    if isinstance(arg, dict):
+        if "a" in arg:
+            return str(arg["a"])
+        if "v" in arg:
+            return repr(arg["v"])
+        if "t" in arg:
+            items = [_arg_text(a) for a in arg["t"]]
+            return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+        if "dtype" in arg:
+            return f"np.{arg['dtype']}"
+    return repr(arg)
+
+
+# The whole submission ------------------------------------------------------------------
+
+def function_view(summary, results):
+    cases = [case_view(c) for c in results]
+    _mark_repeated_diagnoses(cases)
+    failing = [c for c in cases if not c["passed"]]
+    return {"name": summary.name, "anchor": _anchor(summary.name), "module": summary.module,
+            "score": summary.score, "possible": summary.possible, "passed": summary.passed,
+            "count": summary.cases, "cases": cases, "failing": failing,
+            "passing": [c for c in cases if c["passed"]], "state": "passed" if not failing else
+            "partial" if summary.score > 0 else "failed"}
+
+
+def _mark_repeated_diagnoses(cases):
+    """Give each named mistake's hint in full once per function; later cases name it only."""
+    seen = set()
+    for case in cases:
+        if case["hidden"] or case["passed"]:
+            continue
+        case["diagnoses"] = [{"key": d.key, "title": d.title, "hint": d.hint, "repeated": d.key in seen}
+                             for d in case["diagnoses"]]
+        seen.update(d["key"] for d in case["diagnoses"])
+
+
+def fix_first(functions):
+    """What to fix, per function with failures: its named mistakes, other failures, notes.
+
+    Functions whose every case fails for one reason of GATHERED (not implemented,
+    files that do not import) are listed together at the end, in interface order.
+    The others come first, the most points lost first, with FullyConnectedNet last,
+    since it calls the layers and their mistakes show up in it again. Failing cases
+    with the same summary are listed together.
+    """
+    items, gathered = [], {}
+    for order, f in enumerate(functions):
+        if not f["failing"]:
+            continue
+        statuses = {c["status"] for c in f["failing"]}
+        if len(statuses) == 1 and f["score"] == 0 and next(iter(statuses)) in GATHERED:
+            gathered.setdefault(next(iter(statuses)), []).append(f)
+            continue
+        mistakes, groups, notes = {}, {}, []
+        for case in f["failing"]:
+            if case["hidden"]:
+                continue
+            for diagnosis in case["diagnoses"]:
+                mistakes.setdefault(diagnosis["key"], {"diagnosis": diagnosis, "cases": []})["cases"].append(case)
+            if not case["diagnoses"]:
+                groups.setdefault(case["summary"], []).append(case)
+            notes += [n for n in case["notes"] if n not in notes]
+        groups = [{"summary": summary, "cases": cases} for summary, cases in groups.items()]
+        items.append({"function": f, "lost": round(f["possible"] - f["score"], 2), "order": order,
+                      "mistakes": list(mistakes.values()), "groups": groups[:MAX_FIX_CASES],
+                      "more": sum(len(g["cases"]) for g in groups[MAX_FIX_CASES:]), "notes": notes,
+                      "hidden": [c for c in f["failing"] if c["hidden"]]})
+    items.sort(key=lambda item: (item["function"]["name"].startswith("FullyConnectedNet"), -item["lost"],
+                                 item["order"]))
+    return {"items": items, "hidden": any(item["hidden"] for item in items),
+            "gathered": [{"text": GATHERED[status], "functions": gathered[status],
+                          "points": round(sum(f["possible"] for f in gathered[status]), 2)}
+                         for status in GATHERED if status in gathered]}
+
+
 def report_context(grade):
-    functions = []
-    for summary in grade.by_function():
-        cases = [case_view(c) for c in grade.cases if c.case.function == summary.name]
-        functions.append({"name": summary.name, "anchor": _anchor(summary.name), "module": summary.module,
-                          "score": summary.score, "possible": summary.possible, "passed": summary.passed,
-                          "cases": cases, "count": summary.cases,
-                          "failing": [c for c in cases if not c["passed"]]})
+    by_function = {}
+    for result in grade.cases:
+        by_function.setdefault(result.case.function, []).append(result)
+    functions = [function_view(summary, by_function[summary.name]) for summary in grade.by_function()]
+    cases = [c for f in functions for c in f["cases"]]
     return {"grade": grade, "functions": functions, "version": __version__,
             "generated": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
-            "mistakes": _mistake_list(grade)}
-
-
-def _mistake_list(grade):
-    seen = {}
-    for result in grade.cases:
-        if result.case.hidden:
-            continue
-        for diagnosis in result.diagnoses:
-            seen.setdefault(diagnosis.key, (result.case.function, diagnosis))
-    return list(seen.values())
+            "fixes": fix_first(functions), "case_count": len(cases),
+            "passed_count": sum(c["passed"] for c in cases),
+            "visible_failing": [c for c in cases if not c["passed"] and not c["hidden"]],
+            "hidden_failing": [c for c in cases if not c["passed"] and c["hidden"]]}
 
 
 def render_report(grade):
     return environment().get_template("report.html").render(**report_context(grade))
 
 
+def gradescope_context(grade):
+    """The report's context, plus what Gradescope may show before the hidden tests are released.
+
+    Gradescope hides the total score while any test is hidden, so unless hidden tests
+    are "visible" the summary counts the visible tests only and names no hidden one.
+    """
+    context = report_context(grade)
+    hidden = [c for c in grade.cases if c.case.hidden]
+    withhold = bool(hidden) and grade.hidden_visibility != "visible"
+    rows = []
+    for f in context["functions"]:
+        cases = [c for c in f["cases"] if not (withhold and c["hidden"])]
+        if not cases:
+            continue
+        rows.append({"name": f["name"], "score": round(sum(c["score"] for c in cases), 2),
+                     "possible": round(sum(c["points"] for c in cases), 2),
+                     "passed": sum(c["passed"] for c in cases), "count": len(cases)})
+    context.update({
+        "withhold_hidden": withhold, "rows": rows,
+        "shown_score": round(sum(r["score"] for r in rows), 2),
+        "shown_possible": round(sum(r["possible"] for r in rows), 2),
+        "shown_passed": sum(r["passed"] for r in rows), "shown_count": sum(r["count"] for r in rows),
+        "hidden_count": len(hidden), "hidden_points": round(sum(c.case.points for c in hidden), 2),
+        "hidden_shown": HIDDEN_SHOWN.get(grade.hidden_visibility, "later"),
+    })
+    return context
+
+
 def render_gradescope_summary(grade):
-    return environment().get_template("gradescope_summary.html").render(**report_context(grade))
+    return environment().get_template("gradescope_summary.html").render(**gradescope_context(grade))
+
+
+# The class overview -----------------------------------------------------------------
+
+HISTOGRAM_HEIGHT = 120     # px of the tallest bar
+
+
+def class_overview_context(context):
+    """The batch grader's numbers plus what the template needs to draw them."""
+    bins = context.get("histogram", [])
+    tallest = max([b["count"] for b in bins] + [1])
+    histogram = [dict(b, height=round(HISTOGRAM_HEIGHT * b["count"] / tallest, 1)) for b in bins]
+    functions = context.get("functions", [])
+    students = []
+    for student in context.get("students", []):
+        scores = student.get("functions", {})
+        cells = [{"score": scores.get(f["name"]),
+                  "full": scores.get(f["name"]) is not None and scores[f["name"]] >= f["possible"]}
+                 for f in functions]
+        students.append(dict(student, report=report_link(student.get("report", "")), cells=cells))
+    graded = context.get("graded", 0)
+    mistakes = [dict(m, rate=m["count"] / graded if graded else 0.0) for m in context.get("mistakes", [])]
+    return dict(context, histogram=histogram, histogram_height=HISTOGRAM_HEIGHT, students=students,
+                mistakes=mistakes, function_names=[f["name"] for f in functions])
+
+
+def report_link(path):
+    """A student's report as a relative link, or "" for an absolute path.
+
+    Everything but "/" and existing %-escapes is encoded, so a ":" can never start
+    a scheme (javascript:, http:) and "#", "?" or spaces in a folder name still work.
+    """
+    path = str(path or "").replace("\\", "/")
+    if not path or path.startswith("/"):
+        return ""
+    return urllib.parse.quote(path, safe="/%")
 
 
 def render_class_overview(context):
-    return environment().get_template("class_overview.html").render(version=__version__, **context)
+    return environment().get_template("class_overview.html").render(
+        version=__version__, **class_overview_context(context))

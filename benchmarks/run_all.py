@@ -1,0 +1,12 @@
+"""Run every benchmark and print its measurements."""
+import batch_throughput
+import memory
+import naive_loops
+import overhead
+import scaling
+
+if __name__ == "__main__":
+    for module in (overhead, naive_loops, memory, batch_throughput, scaling):
+        print(f"== {module.__name__} ==")
+        module.main()
+        print()
