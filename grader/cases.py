@@ -10,9 +10,10 @@ import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 from .errors import UserError
 
@@ -49,38 +50,37 @@ class Case:
 
 @dataclass
 class CaseData:
-    inputs: dict          # name -> ndarray
-    expected: dict        # output -> ndarray
-    mistakes: dict        # mistake slug -> output -> ndarray (a LazyMistakes when loaded from disk)
+    inputs: Mapping       # name -> ndarray
+    expected: Mapping     # output -> ndarray
+    mistakes: Mapping     # mistake slug -> output -> ndarray
+    raw_inputs: Optional[dict] = None   # name -> .npy bytes, as stored: sent to the worker as they are
+
+    def wire_inputs(self):
+        return self.raw_inputs if self.raw_inputs is not None else self.inputs
 
 
-class LazyMistakes(dict):
-    """The stored outputs of the mistake catalog, parsed only when a diagnosis needs them.
+class LazyArrays(Mapping):
+    """Arrays kept as their .npy bytes and parsed the first time they are used.
 
-    The file's bytes are read when the case is loaded, before any student code
-    runs; only the parsing waits.
+    The bytes are read before any student code runs; only the parsing waits, so
+    a case whose inputs are never shown costs nothing to parse.
     """
 
-    def __init__(self, npz, keys):
-        super().__init__()
-        self._npz = npz
-        self._keys = keys          # slug -> [(output, member name)]
+    def __init__(self, raw):
+        self._raw = raw
+        self._parsed = {}
 
-    def get(self, slug, default=None):
-        if slug not in self._keys:
-            return default
-        if not dict.__contains__(self, slug):
-            self[slug] = {output: self._npz[key] for output, key in self._keys[slug]}
-        return dict.__getitem__(self, slug)
+    def __getitem__(self, name):
+        if name not in self._parsed:
+            import numpy as np
+            self._parsed[name] = np.lib.format.read_array(io.BytesIO(self._raw[name]), allow_pickle=False)
+        return self._parsed[name]
 
-    def __contains__(self, slug):
-        return slug in self._keys
+    def __iter__(self):
+        return iter(self._raw)
 
-    def __getitem__(self, slug):
-        value = self.get(slug)
-        if value is None:
-            raise KeyError(slug)
-        return value
+    def __len__(self):
+        return len(self._raw)
 
 
 @dataclass(frozen=True)
@@ -148,21 +148,22 @@ def load_manifest(root="test_cases", verify=True):
     return Manifest(root, raw, cases)
 
 
-def load_case_data(path):
-    import numpy as np
-    source = path if isinstance(path, io.BytesIO) else io.BytesIO(Path(path).read_bytes())
-    npz = np.load(source, allow_pickle=False)
-    inputs, expected, mistake_keys = {}, {}, {}
-    for key in npz.files:
-        kind, _, rest = key.partition(":")
-        if kind == "input":
-            inputs[rest] = npz[key]
-        elif kind == "expected":
-            expected[rest] = npz[key]
-        elif kind == "mistake":
-            slug, _, output = rest.partition(":")
-            mistake_keys.setdefault(slug, []).append((output, key))
-    return CaseData(inputs, expected, LazyMistakes(npz, mistake_keys))
+def load_case_data(source):
+    """A case's arrays from its .npz file (a path, or its bytes in a BytesIO), parsed lazily."""
+    raw = source.getvalue() if isinstance(source, io.BytesIO) else Path(source).read_bytes()
+    members = {"input": {}, "expected": {}, "mistake": {}}
+    with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+        for info in archive.infolist():
+            kind, _, rest = info.filename[:-len(".npy")].partition(":")
+            if kind in members and info.filename.endswith(".npy"):
+                members[kind][rest] = archive.read(info)
+    mistakes = {}
+    for key, data in members["mistake"].items():
+        slug, _, output = key.partition(":")
+        mistakes.setdefault(slug, {})[output] = data
+    return CaseData(LazyArrays(members["input"]), LazyArrays(members["expected"]),
+                    {slug: LazyArrays(outputs) for slug, outputs in mistakes.items()},
+                    raw_inputs=members["input"])
 
 
 def case_arrays(data):

@@ -50,12 +50,12 @@ def cmd_grade(args):
     from pathlib import Path
 
     from .engine import grade
-    from .outputs import summary_table, write_outputs
     submission = Path(args.submission)
     cases = Path(args.cases)
     config = Path(args.config) if args.config else cases.parent / "assignment.toml"
     out = Path(args.out) if args.out else Path("reports") / _report_name(submission)
     result = grade(submission, cases, config_path=config if config.is_file() else None, results_dir=out)
+    from .outputs import summary_table, write_outputs  # (loaded by grade() before student code ran)
     results, report = write_outputs(result, out)
     if not args.quiet:
         print(f"{result.title}: {result.submission}")

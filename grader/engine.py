@@ -219,7 +219,7 @@ def _run_case(case, data, manifest, checks, blocked, session, budget_deadline, t
                                             "out before this case; make the slow functions faster")
     from . import evaluate
     try:
-        outcome = session.call(case.call, data.inputs, manifest.settings["case_timeout"], budget_deadline)
+        outcome = session.call(case.call, data.wire_inputs(), manifest.settings["case_timeout"], budget_deadline)
         case_result = evaluate.evaluate(case, data, outcome, manifest, manifest.settings["worker_memory_mb"])
     except Exception:
         case_result = CaseResult(case, "internal", 0.0, summary=(

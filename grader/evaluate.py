@@ -17,7 +17,7 @@ def evaluate(case, data, outcome, manifest, memory_mb):
     """CaseResult for a finished call (any status the runner reports)."""
     floor = manifest.settings["tolerance_floor"]
     result = CaseResult(case, "failed", 0.0, seconds=outcome.seconds, output=outcome.output)
-    result.inputs = dict(data.inputs)
+    result.inputs = data.inputs  # parsed only if the report shows them
     if outcome.modified:
         result.warnings.append(
             f"{case.function} changed its input{'s' if len(outcome.modified) > 1 else ''} "

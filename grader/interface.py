@@ -10,6 +10,11 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 TIE_RULES = ("all", "split", "first")
+TIE_RULE_TEXT = {
+    "all": "every tied maximum receives the full upstream gradient",
+    "split": "the k tied maxima share the upstream gradient, each receiving dout / k",
+    "first": "only the first tied maximum in row-major order receives it",
+}
 MODULES = ("layers", "fc_net")
 
 

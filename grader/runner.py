@@ -7,6 +7,7 @@ case, bounded, and can never corrupt the protocol. A timeout, a crash or a
 garbled answer kills the worker's whole process tree; the next call starts a
 fresh worker.
 """
+import json
 import os
 import signal
 import subprocess
@@ -87,7 +88,7 @@ class WorkerSession:
         os.ftruncate(self._log, 0)
         argv = [self.box.python, "-I", "-B", "-u", "-X", "utf8", "-c", WORKER_SOURCE,
                 str(request_r), str(answer_w), str(self.box.workdir), ",".join(self.modules),
-                ",".join(self.blocked_imports)]
+                ",".join(self.blocked_imports), json.dumps(self.box.limits())]
         try:
             self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=child_log,
                                             stderr=child_log, pass_fds=(request_r, answer_w),
@@ -198,6 +199,8 @@ class WorkerSession:
                                error={"type": "ProtocolError", "message": f"malformed answer: {exc}",
                                       "frames": []})
         outcome.output = self._read_output()
+        if outcome.error is not None:
+            outcome.error["message"] = self._relative(outcome.error["message"])
         return outcome
 
     def _outcome(self, header, blobs, elapsed):
@@ -276,11 +279,15 @@ class WorkerSession:
         limit = self.output_limit
         if size <= limit:
             data = os.pread(self._log, size, 0)
-            return data.decode("utf-8", errors="replace")
+            return self._relative(data.decode("utf-8", errors="replace"))
         head = os.pread(self._log, limit // 5, 0).decode("utf-8", errors="replace")
         tail_size = limit - limit // 5
         tail = os.pread(self._log, tail_size, size - tail_size).decode("utf-8", errors="replace")
-        return f"{head}\n[... {size - limit} bytes of output omitted ...]\n{tail}"
+        return self._relative(f"{head}\n[... {size - limit} bytes of output omitted ...]\n{tail}")
+
+    def _relative(self, text):
+        """Paths inside the private working folder, as the student knows them: layers.py:12."""
+        return text.replace(str(self.box.workdir) + os.sep, "")
 
 
 def _clean_meta(meta):

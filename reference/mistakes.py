@@ -13,6 +13,8 @@ from typing import Callable
 
 import numpy as np
 
+from grader.interface import TIE_RULE_TEXT
+
 from . import layers as ref
 from .fc_net import FullyConnectedNet
 from .layers import _conv_windows, _pool_windows, _scatter_windows
@@ -382,11 +384,7 @@ MISTAKES = (
             _ReluOnScores),
 )
 
-_RULE_NAMES = {
-    "all": "'all': every tied maximum receives the full upstream gradient",
-    "split": "'split': the k tied maxima share the upstream gradient, each receiving dout / k",
-    "first": "'first': only the first tied maximum in row-major order receives it",
-}
+_RULE_NAMES = {rule: f"'{rule}': {text}" for rule, text in TIE_RULE_TEXT.items()}
 _RULE_BEHAVIOUR = {
     "all": "gives the full gradient to every one of several tied maxima (Theano's rule)",
     "split": "splits the gradient equally between tied maxima (the rule of TensorFlow's reduce_max)",
