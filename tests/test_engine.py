@@ -139,3 +139,14 @@ def test_every_mistake_of_the_catalog_differs_from_the_answer_on_a_case_of_its_f
     assert sorted(detected) == sorted(manifest["mistakes"])
     from reference.mistakes import catalog
     assert len(manifest["mistakes"]) == len(catalog(manifest["assignment"]["tie_rule"]))
+
+
+def test_a_segfault_costs_only_the_case_it_happens_in(tmp_path):
+    submission = write_solution(tmp_path / "s")
+    edit_submission(submission, "layers.py", "    out = np.where(x > 0, x, negative_slope * x)",
+                    "    import ctypes; ctypes.string_at(0)\n    out = np.where(x > 0, x, negative_slope * x)")
+    result = grade(submission, CASES)
+    leaky = by_function(result, "leaky_relu_forward")
+    assert all(c.status == "crashed" and "SIGSEGV" in c.summary and "segmentation fault" in c.summary
+               for c in leaky)
+    assert result.score == 100 - points_of("leaky_relu_forward")
