@@ -51,10 +51,8 @@ def cmd_grade(args):
 
     from .engine import grade
     submission = Path(args.submission)
-    cases = Path(args.cases)
-    config = Path(args.config) if args.config else cases.parent / "assignment.toml"
     out = Path(args.out) if args.out else Path("reports") / _report_name(submission)
-    result = grade(submission, cases, config_path=config if config.is_file() else None, results_dir=out)
+    result = grade(submission, Path(args.cases), config_path=_config_beside(args), results_dir=out)
     from .outputs import summary_table, write_outputs  # (loaded by grade() before student code ran)
     results, report = write_outputs(result, out)
     if not args.quiet:
@@ -73,10 +71,8 @@ def cmd_batch(args):
     from pathlib import Path
 
     from .batch import Progress, run_batch
-    cases = Path(args.cases)
-    config = Path(args.config) if args.config else cases.parent / "assignment.toml"
-    outcomes, manifest = run_batch(args.submissions, args.out, cases, args.jobs, args.force,
-                                   config if config.is_file() else None, Progress())
+    outcomes, manifest = run_batch(args.submissions, args.out, Path(args.cases), args.jobs, args.force,
+                                   _config_beside(args), Progress())
     graded = [o for o in outcomes if o.status == "graded"]
     failed = [o for o in outcomes if o.status != "graded"]
     print(f"graded {len(graded)} of {len(outcomes)} submissions into {args.out}/")
@@ -119,6 +115,19 @@ def _report_name(submission):
     return name[:-4] if name.endswith(".zip") else name or "submission"
 
 
+def _add_case_options(parser):
+    parser.add_argument("--cases", default="test_cases", help="test cases folder (default: test_cases)")
+    parser.add_argument("--config", help="assignment config to check the cases against "
+                                         "(default: assignment.toml beside the cases, if present)")
+
+
+def _config_beside(args):
+    """The --config file, or assignment.toml beside the cases; None if there is none."""
+    from pathlib import Path
+    config = Path(args.config) if args.config else Path(args.cases).parent / "assignment.toml"
+    return config if config.is_file() else None
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m grader",
@@ -150,9 +159,7 @@ def build_parser():
                                       "one folder deep)")
     p.add_argument("--out", help="where to write results.json and report.html "
                                  "(default: reports/<submission name>/)")
-    p.add_argument("--cases", default="test_cases", help="test cases folder (default: test_cases)")
-    p.add_argument("--config", help="assignment config to check the cases against "
-                                    "(default: assignment.toml beside the cases, if present)")
+    _add_case_options(p)
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=cmd_grade)
 
@@ -167,9 +174,7 @@ def build_parser():
     p.add_argument("--jobs", type=int, default=None,
                    help="submissions graded at once (default: the number of CPU cores)")
     p.add_argument("--force", action="store_true", help="regrade every submission, even unchanged ones")
-    p.add_argument("--cases", default="test_cases", help="test cases folder (default: test_cases)")
-    p.add_argument("--config", help="assignment config to check the cases against "
-                                    "(default: assignment.toml beside the cases, if present)")
+    _add_case_options(p)
     p.set_defaults(func=cmd_batch)
 
     p = sub.add_parser("package", help="build the Gradescope autograder zip",

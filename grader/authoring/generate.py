@@ -20,6 +20,7 @@ from .. import __version__
 from ..cases import FORMAT, MANIFEST, case_arrays, file_stem, manifest_bytes, npz_bytes, CaseData
 from ..compare import init_problems, outputs_match
 from ..config import ConfigError, load_config, split_points
+from ..errors import UserError
 from ..interface import BY_NAME, FUNCTIONS, output_group
 from ..worker import perform
 from . import casespecs, docs, template
@@ -209,6 +210,16 @@ def write(generated, project=".", prune=False):
         for relative in stale:
             (project / relative).unlink()
     return changed, stale
+
+
+def require_up_to_date(project, what):
+    """Raise UserError unless the generated files on disk are what a fresh generation writes."""
+    problems = check(generate(project), project)
+    if problems:
+        listed = ", ".join(path for path, _ in problems[:3])
+        raise UserError(f"the generated files are out of date ({listed}{', ...' if len(problems) > 3 else ''}); "
+                        f"run `python -m grader generate` first, so that {what} grades with what "
+                        f"assignment.toml says")
 
 
 def check(generated, project="."):

@@ -10,7 +10,6 @@ import io
 import zipfile
 from pathlib import Path
 
-from ..errors import UserError
 from . import generate
 
 HERE = Path(__file__).resolve().parent
@@ -43,12 +42,7 @@ def case_files(cases_dir, public_only=False):
 def build_package(project=".", out=None):
     """Write the autograder zip; refuses when the generated files are out of date."""
     project = Path(project)
-    problems = generate.check(generate.generate(project), project)
-    if problems:
-        listed = ", ".join(path for path, _ in problems[:3])
-        raise UserError(f"the generated files are out of date ({listed}{', ...' if len(problems) > 3 else ''}); "
-                        f"run `python -m grader generate` first, so the package grades with what "
-                        f"assignment.toml says")
+    generate.require_up_to_date(project, "the package")
     files = {"setup.sh": (SCRIPTS / "setup.sh").read_bytes(),
              "run_autograder": (SCRIPTS / "run_autograder").read_bytes(),
              "requirements.txt": (SCRIPTS / "requirements.txt").read_bytes(),

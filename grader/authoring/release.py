@@ -39,12 +39,7 @@ def build_release(project=".", out=None):
     with what assignment.toml says.
     """
     project = Path(project)
-    problems = generate.check(generate.generate(project), project)
-    if problems:
-        listed = ", ".join(path for path, _ in problems[:3])
-        raise UserError(f"the generated files are out of date ({listed}{', ...' if len(problems) > 3 else ''}); "
-                        f"run `python -m grader generate` first, so the release grades with what "
-                        f"assignment.toml says")
+    generate.require_up_to_date(project, "the release")
     cases_dir = project / generate.CASES_DIR
     manifest = public_manifest(json.loads((cases_dir / MANIFEST).read_text(encoding="utf-8")))
 
