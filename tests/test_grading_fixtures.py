@@ -24,6 +24,7 @@ import pytest
 from grader.authoring.template import solution_version
 from grader.engine import grade
 from grader.outputs import write_outputs
+from helpers import cases_with_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "test_cases"
@@ -508,12 +509,16 @@ def test_a_results_json_written_by_student_code_is_replaced_by_the_graders(tmp_p
         out = shared / "out"
         out.mkdir()
         os.chmod(out, 0o777)
+        # A copy of the cases: as a normal user, the planting code could write into them.
+        cases = cases_with_settings(shared / "copy")
         run = subprocess.run([sys.executable, "-m", "grader", "grade", str(submission), "--out", str(out),
-                              "--cases", str(CASES), "--quiet"], cwd=ROOT, capture_output=True, text=True,
+                              "--cases", str(cases), "--quiet"], cwd=ROOT, capture_output=True, text=True,
                              timeout=120)
         assert run.returncode == 0, run.stderr
-        assert f"removed other users' access to {out}" in run.stderr
-        assert sorted(p.name for p in out.iterdir()) == ["report.html", "results.json"]
+        if os.geteuid() == 0:  # the sandbox user could not write there: nothing was planted
+            assert f"removed other users' access to {out}" in run.stderr
+            assert sorted(p.name for p in out.iterdir()) == ["report.html", "results.json"]
+        # As a normal user the planted files stay (SECURITY.md), but results.json is the grader's.
         data = json.loads((out / "results.json").read_text(encoding="utf-8"))
         jsonschema.validate(data, SCHEMA)
         assert data["score"] == honest.score

@@ -186,7 +186,7 @@ import json as _json, os as _os, atexit as _atexit
 _FORGED = {"score": 100, "tests": [{"name": "forged", "score": 100, "max_score": 100}]}
 def _forge():
     targets = set()
-    for root in ("/autograder", "/tmp", _os.getcwd(), _os.path.dirname(_os.getcwd())):
+    for root in ("/autograder", TREE, _os.getcwd(), _os.path.dirname(_os.getcwd())):
         for dirpath, dirs, files in _os.walk(root):
             if "results.json" in files or dirpath.endswith("results") or dirpath.endswith("out"):
                 targets.add(_os.path.join(dirpath, "results.json"))
@@ -204,7 +204,9 @@ _atexit.register(_forge)
 
 
 def test_a_results_json_forged_at_import_and_at_exit_is_never_used(package, tmp_path):
-    root = autograder_tree(package, template(tmp_path, FORGER))
+    root = autograder_tree(package, template(tmp_path))
+    with open(root / "submission" / "layers.py", "a") as handle:  # it knows where the grader lives
+        handle.write(FORGER.replace("TREE", repr(str(root))))
     try:
         assert run_autograder(root).returncode == 0
         data = load_results(root / "results" / "results.json")
@@ -217,7 +219,7 @@ def test_a_results_json_forged_at_import_and_at_exit_is_never_used(package, tmp_
 def test_a_results_json_forged_into_the_local_output_folder_is_replaced(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    forger = FORGER.replace('("/autograder", "/tmp", _os.getcwd(), _os.path.dirname(_os.getcwd()))',
+    forger = FORGER.replace('("/autograder", TREE, _os.getcwd(), _os.path.dirname(_os.getcwd()))',
                             f'({str(out)!r},)')
     submission = template(tmp_path, forger)
     finished = subprocess.run([sys.executable, "-m", "grader", "grade", str(submission), "--out", str(out),
