@@ -27,7 +27,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import List, Optional
+from typing import List
 
 from . import __version__
 from .errors import UserError
@@ -229,13 +229,13 @@ def fingerprint(entry, manifest_sha):
     return digest.hexdigest()
 
 
-def grade_one(entry, cases, out, config, print_fingerprint):
+def grade_one(entry, cases, out, config, digest):
     """Grade one submission and write its outputs. Runs in a pool process; never raises."""
     from .engine import grade
     from .outputs import write_outputs
     started = time.monotonic()
     folder = Path(out) / "students" / entry.key
-    outcome = Outcome(entry.key, entry.name, "error", fingerprint=print_fingerprint,
+    outcome = Outcome(entry.key, entry.name, "error", fingerprint=digest,
                       emails=entry.emails, students=entry.students)
     try:
         result = grade(entry.path, cases, config_path=config, results_dir=folder)
@@ -257,13 +257,13 @@ def grade_one(entry, cases, out, config, print_fingerprint):
     return outcome
 
 
-def _previous(out, entry, print_fingerprint):
+def _previous(out, entry, digest):
     state = Path(out) / "students" / entry.key / STATE
     try:
         data = json.loads(state.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if data.get("fingerprint") != print_fingerprint or data.get("status") != "graded":
+    if data.get("fingerprint") != digest or data.get("status") != "graded":
         return None
     if not (state.parent / "results.json").is_file():
         return None
@@ -284,12 +284,12 @@ def run_batch(source, out, cases="test_cases", jobs=None, force=False, config=No
     jobs = max(1, jobs or os.cpu_count() or 1)
     outcomes, todo = {}, []
     for entry in entries:
-        print_fingerprint = fingerprint(entry, manifest_sha)
-        previous = None if force else _previous(out, entry, print_fingerprint)
+        digest = fingerprint(entry, manifest_sha)
+        previous = None if force else _previous(out, entry, digest)
         if previous is not None:
             outcomes[entry.key] = previous
         else:
-            todo.append((entry, print_fingerprint))
+            todo.append((entry, digest))
     if progress:
         progress.start(len(entries), len(entries) - len(todo))
     remaining = list(todo)

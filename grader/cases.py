@@ -113,9 +113,6 @@ class Manifest:
     def mistake(self, function, slug):
         return self.raw["mistakes"][f"{function}/{slug}"]
 
-    def cases_of(self, function):
-        return [case for case in self.cases if case.function == function]
-
     def load(self, case):
         return load_case_data(self.root / case.file)
 

@@ -10,7 +10,7 @@ import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, Tuple
 
 from .errors import UserError
 from .interface import BY_NAME, FUNCTION_NAMES, TIE_RULES
@@ -104,10 +104,6 @@ SECTIONS = {
     "cases": CasesSection,
     "imports": ImportsSection,
 }
-
-# Graded outputs a function's points can be split across, by function.
-SPLITTABLE = {name: BY_NAME[name].outputs for name in FUNCTION_NAMES if len(BY_NAME[name].outputs) > 1}
-
 
 def load_config(path="assignment.toml"):
     """Read and validate assignment.toml. Raises ConfigError naming the bad key."""

@@ -29,10 +29,6 @@ TIMEOUTS_BEFORE_SKIP = 2
 DEFAULT_LAYERS_USED = ("affine_forward", "affine_backward", "relu_forward", "relu_backward", "softmax_loss")
 
 
-class SubmissionError(UserError):
-    """The submission exists but cannot be read (a corrupt or oversized zip)."""
-
-
 def grade(submission_path, cases_root="test_cases", config_path=None, results_dir=None,
           protect=(), progress=None, fix_permissions=True):
     """Grade a submission folder or .zip. Returns a GradeResult; raises only UserError/CaseError.

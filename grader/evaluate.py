@@ -4,10 +4,8 @@ Every output is checked for type, shape, dtype and finiteness before its values
 are compared; each passing output earns its share of the case's points; each
 failing one gets a specific message and, where possible, a named mistake.
 """
-import numpy as np
-
 from . import diagnose
-from .compare import Comparison, compare_array, init_problems
+from .compare import compare_array, init_problems
 from .results import CaseResult, Diagnosis, OutputResult
 
 SCALAR_OUTPUTS = ("loss",)

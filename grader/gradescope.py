@@ -12,7 +12,6 @@ import json
 import math
 import os
 import tempfile
-import traceback
 import unittest
 from pathlib import Path
 
@@ -151,7 +150,3 @@ def _truncate(text, limit):
     if len(text) <= limit:
         return text
     return text[:limit - 60] + f"\n\n[... {len(text) - limit + 60} characters omitted ...]"
-
-
-def describe_exception():
-    return traceback.format_exc()

@@ -15,7 +15,6 @@ TIE_RULE_TEXT = {
     "split": "the k tied maxima share the upstream gradient, each receiving dout / k",
     "first": "only the first tied maximum in row-major order receives it",
 }
-MODULES = ("layers", "fc_net")
 
 
 @dataclass(frozen=True)
@@ -25,14 +24,6 @@ class FunctionSpec:
     returns: object           # selector: how the return value maps to named outputs
     outputs: Tuple[str, ...]  # graded outputs, in the order they are reported
     forward: Optional[str] = None  # the forward pass whose cache a backward pass takes
-
-    @property
-    def qualname(self):
-        return self.name
-
-    @property
-    def is_method(self):
-        return "." in self.name
 
 
 # Selectors: a name is a graded output, None an ignored value (a cache), a list a

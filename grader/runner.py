@@ -59,7 +59,6 @@ class WorkerSession:
         self.process = None
         self.imports: Dict[str, ImportStatus] = {}
         self.import_output = ""
-        self.starts = 0
         self._calls = 0
         self._keep = sandboxing.direct_children()
         self._log_path = box.base / "output.log"
@@ -81,7 +80,6 @@ class WorkerSession:
     def launch(self):
         """Start a worker without waiting for it: the caller can work while NumPy imports."""
         self.stop()
-        self.starts += 1
         request_r, request_w = os.pipe()
         answer_r, answer_w = os.pipe()
         child_log = os.open(self._log_path, os.O_WRONLY | os.O_APPEND)

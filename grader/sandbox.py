@@ -18,7 +18,6 @@ import ctypes
 import json
 import os
 import pwd
-import resource
 import shutil
 import signal
 import stat

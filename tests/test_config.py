@@ -1,6 +1,5 @@
 """assignment.toml: every key typed and described; every mistake named with the key and the fix."""
 import re
-from pathlib import Path
 
 import pytest
 

@@ -3,7 +3,6 @@ import json
 
 import pytest
 
-from grader import engine
 from grader.engine import grade
 from helpers import ROOT, cases_with_settings, edit_submission, points_of, write_solution
 

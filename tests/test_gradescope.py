@@ -1,10 +1,8 @@
 """results.json, the one writer, and the Gradescope package end to end."""
 import json
-import os
 import shutil
 import stat
 import zipfile
-from pathlib import Path
 
 import pytest
 

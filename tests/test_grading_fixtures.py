@@ -11,7 +11,6 @@ Gradescope's schema.
 import json
 import os
 import shutil
-import stat
 import subprocess
 import sys
 import tempfile

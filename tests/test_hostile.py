@@ -12,13 +12,11 @@ grader then runs student code as an unprivileged user. As a normal user those
 tests are skipped: SECURITY.md explains what that mode cannot protect.
 """
 import html
-import json
 import os
 import shutil
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 import pytest
 

@@ -30,7 +30,7 @@ def runtime_files():
     return files
 
 
-def case_files(cases_dir, public_only=False):
+def case_files(cases_dir):
     cases_dir = Path(cases_dir)
     files = {}
     for path in sorted(cases_dir.rglob("*")):
