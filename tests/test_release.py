@@ -233,7 +233,9 @@ def test_untouched_template_fails_every_case_as_not_implemented(template_run):
     assert_no_internal_errors(template_run)
     outcomes = outcome_lines(template_run.stdout)
     assert outcomes == {"test_interface": "PASSED", **{case_test_id(case): "FAILED" for case in PUBLIC}}
-    assert template_run.stdout.count("Result: not implemented yet") == len(PUBLIC)
+    # Count in the failure reports only: the short summary repeats each message when pytest runs under CI.
+    failures = template_run.stdout.split("short test summary info", 1)[0]
+    assert failures.count("Result: not implemented yet") == len(PUBLIC)
     assert "affine_forward is not implemented yet" in template_run.stdout
     assert f"{len(PUBLIC)} failed, 1 passed" in template_run.stdout.splitlines()[-1]
 
