@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, machine, naive_solution, vectorized_solution
+from common import ENV, ROOT, machine, naive_solution, vectorized_solution
 
 LIMIT_MB = 768
 
@@ -38,7 +38,7 @@ def tree_rss_kb(pid):
 
 def peak_of(submission, out):
     process = subprocess.Popen([sys.executable, "-m", "grader", "grade", str(submission), "--out", str(out),
-                                "--quiet"], cwd=ROOT)
+                                "--quiet"], cwd=ROOT, env=ENV)
     peak = 0
     while process.poll() is None:
         peak = max(peak, tree_rss_kb(process.pid))

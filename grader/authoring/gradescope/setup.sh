@@ -11,6 +11,8 @@ fi
 # Pinned runtime dependencies, installed system-wide so that the unprivileged
 # user that runs student code can import NumPy too.
 python3 -m pip install --no-cache-dir -r requirements.txt
+# Compile the grader once here, so that grading each submission does not.
+python3 -m compileall -q grader
 
 # The user that student code runs as: no home, no login, no access to /autograder/source.
 if ! id bpgrader >/dev/null 2>&1; then
