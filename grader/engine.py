@@ -38,34 +38,39 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
     """
     started = time.monotonic()
     manifest = load_manifest(cases_root)
-    _check_config(manifest, config_path)
-    case_bytes = {case.id: (manifest.root / case.file).read_bytes() for case in manifest.cases}
-    submission = _read_submission(submission_path)
     settings = manifest.settings
-    result = GradeResult(manifest.title, manifest.tie_rule, submission.name, [], manifest.functions,
-                         notes=list(submission.notes), hidden_visibility=settings["hidden_visibility"])
-
-    checks = _static_checks(submission, manifest, result)
-    blocked = _blocked_modules(submission, checks, settings, result)
-    runnable = [m for m in ("layers", "fc_net") if m not in blocked]
-
     budget_deadline = started + settings["total_budget"]
     box = None
     session = None
     try:
-        if runnable:
+        if Path(submission_path).exists():
+            # Start the worker first: it loads NumPy while this process checks the
+            # submission. It runs nothing of the student's before session.begin().
             protected = [manifest.root] + ([config_path] if config_path else []) + list(protect)
             writable = [p for p in (results_dir, manifest.root) if p]
             box = open_sandbox(protected, writable, settings["worker_memory_mb"],
                                cpu_seconds=settings["total_budget"] + 30,
                                fix_permissions=fix_permissions)
-            result.notices += box.notices
-            _install_files(submission, box)
             blocked_imports = settings["forbidden_imports"] if settings["on_forbidden"] == "fail" else []
-            session = WorkerSession(box, runnable, settings["output_limit_kb"] * 1024,
+            session = WorkerSession(box, (), settings["output_limit_kb"] * 1024,
                                     settings["import_timeout"], blocked_imports)
             session.launch()
-            # While the worker starts: the parent's own NumPy, the cases, the templates.
+
+        # Everything the grade depends on is read before any student code runs.
+        _check_config(manifest, config_path)
+        case_bytes = {case.id: (manifest.root / case.file).read_bytes() for case in manifest.cases}
+        submission = _read_submission(submission_path)
+        result = GradeResult(manifest.title, manifest.tie_rule, submission.name, [], manifest.functions,
+                             notes=list(submission.notes), hidden_visibility=settings["hidden_visibility"])
+        checks = _static_checks(submission, manifest, result)
+        blocked = _blocked_modules(submission, checks, settings, result)
+        runnable = [m for m in ("layers", "fc_net") if m not in blocked]
+
+        if runnable and session is not None:
+            result.notices += box.notices
+            _install_files(submission, box)
+            session.begin(runnable)
+            # While the worker imports: the parent's own NumPy, the cases, the templates.
             data = _load_everything(manifest, case_bytes)
             session.wait_ready(budget_deadline)
             result.import_output = session.import_output

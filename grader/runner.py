@@ -49,7 +49,7 @@ class CallOutcome:
 class WorkerSession:
     """One submission's worker, restarted as needed. Use as a context manager."""
 
-    def __init__(self, box, modules, output_limit=10 * 1024, import_timeout=20.0,
+    def __init__(self, box, modules=(), output_limit=10 * 1024, import_timeout=20.0,
                  blocked_imports=()):
         self.box = box
         self.modules = list(modules)
@@ -75,17 +75,22 @@ class WorkerSession:
     def start(self, deadline=None):
         """Start a worker and import the modules. Returns {module: ImportStatus} of this start."""
         self.launch()
+        self.begin()
         return self.wait_ready(deadline)
 
     def launch(self):
-        """Start a worker without waiting for it: the caller can work while NumPy imports."""
+        """Start a worker that loads NumPy, then waits for begin(): the caller can work meanwhile.
+
+        Nothing of the submission runs before begin(), so the caller may still read
+        files that student code must not be able to change first.
+        """
         self.stop()
         request_r, request_w = os.pipe()
         answer_r, answer_w = os.pipe()
         child_log = os.open(self._log_path, os.O_WRONLY | os.O_APPEND)
         os.ftruncate(self._log, 0)
         argv = [self.box.python, "-I", "-B", "-u", "-X", "utf8", "-c", WORKER_SOURCE,
-                str(request_r), str(answer_w), str(self.box.workdir), ",".join(self.modules),
+                str(request_r), str(answer_w), str(self.box.workdir),
                 ",".join(self.blocked_imports), json.dumps(self.box.limits())]
         try:
             self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=child_log,
@@ -95,11 +100,20 @@ class WorkerSession:
             for fd in (request_r, answer_w, child_log):
                 os.close(fd)
         self._request, self._answer = request_w, answer_r
-        self._launched = time.monotonic()
+
+    def begin(self, modules=None):
+        """Tell the worker launched last to import the modules (these, or the session's own)."""
+        if modules is not None:
+            self.modules = list(modules)
+        self._began = time.monotonic()
+        try:
+            write_all(self._request, encode_message({"type": "import", "modules": self.modules}))
+        except OSError:
+            pass  # the worker is gone already: wait_ready() reports how it ended
 
     def wait_ready(self, deadline=None):
         """Read the import reports of the worker launched last; {module: ImportStatus}."""
-        limit = self._launched + self.import_timeout
+        limit = self._began + self.import_timeout
         deadline = min(limit, deadline) if deadline else limit
         statuses = {}
         pending = list(self.modules)

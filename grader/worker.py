@@ -331,17 +331,26 @@ def apply_limits(limits):
 
 
 def main(argv):
-    if len(argv) > 6:
-        apply_limits(json.loads(argv[6]))  # first of all: before NumPy, before any student code
+    """argv: read fd, write fd, working folder, forbidden packages, resource limits (JSON).
+
+    The worker starts before the parent has checked the submission, so that NumPy
+    loads while the parent works. It imports nothing of the student's until the
+    first message names the modules to import.
+    """
+    if len(argv) > 5:
+        apply_limits(json.loads(argv[5]))  # first of all: before NumPy, before any student code
     read_fd, write_fd = int(argv[1]), int(argv[2])
     directory = os.path.abspath(argv[3])
-    module_names = [name for name in argv[4].split(",") if name]
-    blocked = [name for name in argv[5].split(",") if name] if len(argv) > 5 else []
+    blocked = [name for name in argv[4].split(",") if name] if len(argv) > 4 else []
     os.set_inheritable(read_fd, False)
     os.set_inheritable(write_fd, False)
     import numpy  # noqa: F401  (before the submission's folder is on sys.path: no shadowing)
     if blocked:
         sys.meta_path.insert(0, ImportBlocker(blocked))
+    message = read_message(read_fd)
+    if message is None or message[0].get("type") != "import":
+        os._exit(0)  # the parent found nothing to run
+    module_names = [str(name) for name in message[0].get("modules", [])]
     serve(read_fd, write_fd, directory, module_names)
     _flush()
     os._exit(0)  # skip the student's atexit hooks: nothing runs after the last answer
