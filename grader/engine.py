@@ -20,6 +20,7 @@ from pathlib import Path
 from . import static
 from .cases import CaseError, load_manifest
 from .errors import UserError
+from .files import prepare_output_dir
 from .results import CaseResult, GradeResult, OutputResult
 from .runner import WorkerSession
 from .sandbox import open_sandbox
@@ -30,14 +31,19 @@ DEFAULT_LAYERS_USED = ("affine_forward", "affine_backward", "relu_forward", "rel
 
 
 def grade(submission_path, cases_root="test_cases", config_path=None, results_dir=None,
-          protect=(), progress=None, fix_permissions=True):
+          protect=(), progress=None, fix_permissions=True, seal=()):
     """Grade a submission folder or .zip. Returns a GradeResult; raises only UserError/CaseError.
 
+    results_dir: where the caller will write the results; created now, so that in
+    root mode the sandbox can check that student code cannot write or redirect it.
     protect: more paths the worker must not read (the grader's own code on Gradescope).
+    seal: more folders the worker must not enter (a class's output folder).
     progress: called as progress(done, total, case_result) after each case.
     """
     started = time.monotonic()
     manifest = load_manifest(cases_root)
+    if results_dir is not None:
+        prepare_output_dir(results_dir)
     settings = manifest.settings
     budget_deadline = started + settings["total_budget"]
     box = None
@@ -50,7 +56,8 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
             writable = [p for p in (results_dir, manifest.root) if p]
             box = open_sandbox(protected, writable, settings["worker_memory_mb"],
                                cpu_seconds=settings["total_budget"] + 30,
-                               fix_permissions=fix_permissions)
+                               fix_permissions=fix_permissions,
+                               sealed=project_folders(manifest.root, config_path) + list(seal))
             blocked_imports = settings["forbidden_imports"] if settings["on_forbidden"] == "fail" else []
             session = WorkerSession(box, (), settings["output_limit_kb"] * 1024,
                                     settings["import_timeout"], blocked_imports)
@@ -68,7 +75,7 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
 
         if runnable and session is not None:
             result.notices += box.notices
-            _install_files(submission, box)
+            result.notes += _install_files(submission, box)
             session.begin(runnable)
             # While the worker imports: the parent's own NumPy, the cases, the templates.
             data = _load_everything(manifest, case_bytes)
@@ -96,6 +103,21 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
     _layer_at_fault(result, checks)
     result.seconds = time.monotonic() - started
     return result
+
+
+def project_folders(cases_root, config_path=None):
+    """The instructor's project folders beside the cases: the folders holding the cases
+    or the config that also hold the reference or assignment.toml. Student code must
+    not enter them: besides the cases they hold the reference solution, built
+    packages with the hidden cases, and other students' reports."""
+    candidates = [Path(cases_root).resolve().parent]
+    if config_path:
+        candidates.append(Path(config_path).resolve().parent)
+    found = []
+    for folder in candidates:
+        if folder not in found and ((folder / "reference").is_dir() or (folder / "assignment.toml").is_file()):
+            found.append(folder)
+    return found
 
 
 def _load_everything(manifest, case_bytes):
@@ -174,15 +196,23 @@ def _forbidden_text(found, verb):
 
 
 def _install_files(submission, box):
+    """Copy the submission into the worker's folder; returns notes on files that could not be."""
+    notes = []
     for relative, content in submission.files.items():
         path = box.workdir / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+        except OSError as exc:  # e.g. a zip holding both a file `x` and a folder `x/`
+            notes.append(f"{relative} was left out: it could not be placed beside the other files "
+                         f"({exc.strerror or exc})")
+            continue
         if box.switches_user:
             os.chown(path, box.uid, box.gid)
             for parent in path.relative_to(box.workdir).parents:
                 if str(parent) != ".":
                     os.chown(box.workdir / parent, box.uid, box.gid)
+    return notes
 
 
 def _import_problem(module, status, output):

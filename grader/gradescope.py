@@ -10,8 +10,6 @@ before, outside unittest, in the parent process.
 import io
 import json
 import math
-import os
-import tempfile
 import unittest
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from gradescope_utils.autograder_utils.decorators import number, partial_credit,
 from gradescope_utils.autograder_utils.json_test_runner import JSONTestRunner
 
 from .feedback import case_feedback
+from .files import replace_file
 
 MAX_TEST_OUTPUT = 8000
 MAX_TOP_OUTPUT = 60000
@@ -116,21 +115,7 @@ def write_results(path, data):
     _check(data)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(data, indent=2, allow_nan=False)
-    handle, temporary = tempfile.mkstemp(prefix=".results-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.write("\n")
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-    return path
+    return replace_file(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
 def _check(data):

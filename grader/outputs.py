@@ -5,16 +5,15 @@ the student's has ended.
 """
 from pathlib import Path
 
+from .files import prepare_output_dir, replace_file
 from .gradescope import build_results, write_results
 from .report import render_gradescope_summary, render_report
 
 
 def write_outputs(grade, out_dir):
     """Write report.html and then results.json into out_dir; returns their paths."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    report = out_dir / "report.html"
-    report.write_text(render_report(grade), encoding="utf-8")
+    out_dir = prepare_output_dir(out_dir)
+    report = replace_file(out_dir / "report.html", render_report(grade))
     results = write_results(out_dir / "results.json", build_results(grade, render_gradescope_summary(grade)))
     return results, report
 

@@ -134,9 +134,13 @@ class WorkerSession:
                 if header.get("type") != "import" or header.get("module") not in pending:
                     raise ProtocolError("unexpected message while importing")
                 name = header["module"]
+                try:
+                    status = ImportStatus(name, header.get("ok") is True, _clean_error(header.get("error")),
+                                          float(header.get("seconds", 0.0)))
+                except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                    raise ProtocolError(f"malformed import report: {exc}") from None
                 pending.remove(name)
-                statuses[name] = ImportStatus(name, bool(header.get("ok")), header.get("error"),
-                                              float(header.get("seconds", 0.0)))
+                statuses[name] = status
         except TimeoutError:
             if pending:
                 statuses[pending[0]] = ImportStatus(pending[0], False, ended="timeout")
@@ -147,6 +151,9 @@ class WorkerSession:
         except ProtocolError as exc:
             if pending:
                 statuses[pending[0]] = ImportStatus(pending[0], False, ended=f"protocol: {exc}")
+                for later in pending[1:]:
+                    statuses[later] = ImportStatus(later, False, ended=f"{pending[0]}.py was imported "
+                                                                       f"first and broke the worker")
             self.stop()
         self.import_output = self._read_output()
         if not self.imports:
@@ -205,7 +212,7 @@ class WorkerSession:
         header, blobs = message
         try:
             outcome = self._outcome(header, blobs, elapsed)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             self.stop()
             return CallOutcome("protocol", seconds=elapsed, output=self._read_output(),
                                error={"type": "ProtocolError", "message": f"malformed answer: {exc}",
@@ -225,12 +232,7 @@ class WorkerSession:
         for meta in header.get("outputs", []) if status == "ok" else []:
             name = str(meta["name"])
             outputs[name] = (_clean_meta(meta), blobs.get(name))
-        error = header.get("error")
-        if error is not None:
-            error = {"type": str(error.get("type", "Exception"))[:200],
-                     "message": str(error.get("message", ""))[:2000],
-                     "frames": [[str(f[0])[:200], int(f[1]), str(f[2])[:200], str(f[3])[:300]]
-                                for f in error.get("frames", [])[:20]]}
+        error = _clean_error(header.get("error"))
         modified = [str(name)[:100] for name in header.get("modified", [])][:20]
         return CallOutcome(status, outputs, error, elapsed, modified=modified)
 
@@ -300,6 +302,16 @@ class WorkerSession:
     def _relative(self, text):
         """Paths inside the private working folder, as the student knows them: layers.py:12."""
         return text.replace(str(self.box.workdir) + os.sep, "")
+
+
+def _clean_error(error):
+    """The worker's report of an exception, with only the expected fields and bounded text."""
+    if error is None:
+        return None
+    return {"type": str(error.get("type", "Exception"))[:200],
+            "message": str(error.get("message", ""))[:2000],
+            "frames": [[str(f[0])[:200], int(f[1]), str(f[2])[:200], str(f[3])[:300]]
+                       for f in list(error.get("frames", []))[:20]]}
 
 
 def _clean_meta(meta):

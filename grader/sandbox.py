@@ -99,11 +99,13 @@ class Sandbox:
 
 
 def open_sandbox(protected_read=(), protected_write=(), memory_mb=512, cpu_seconds=600,
-                 fix_permissions=True, python=None):
+                 fix_permissions=True, python=None, sealed=()):
     """Prepare a sandbox. In root mode, make sure the sandbox user can reach no protected path.
 
     protected_read: files and directories the worker must not read (expected values, config).
     protected_write: directories the worker must not write (results).
+    sealed: directories the worker must not even enter or list (the instructor's project
+    folder, with the reference solution and any built package; a class's output folder).
     """
     become_subreaper()
     base = Path(tempfile.mkdtemp(prefix="bpgrader-"))
@@ -123,6 +125,8 @@ def open_sandbox(protected_read=(), protected_write=(), memory_mb=512, cpu_secon
         os.chmod(workdir, 0o700)
         sandbox = Sandbox(base, workdir, "", memory_mb, cpu_seconds, uid, gid, user, lock=lock)
         kill_user_processes(sandbox)  # anything a crashed earlier run of this user left behind
+        check_output_dirs(sandbox, protected_write)
+        sandbox.notices += seal_dirs(sandbox, sealed, fix_permissions)
         sandbox.notices += secure_paths(sandbox, protected_read, protected_write, fix_permissions)
         sandbox.python = python or worker_python(sandbox)
         return sandbox
@@ -257,6 +261,80 @@ def secure_paths(sandbox, protected_read, protected_write, fix_permissions):
     if remaining:
         raise UserError(_exposed_message(sandbox, remaining))
     return notices
+
+
+def seal_dirs(sandbox, folders, fix_permissions):
+    """Make sure the sandbox user can neither enter, list nor write any of these folders.
+
+    Only each folder itself is changed (other users lose all access to it), so
+    nothing inside it needs walking, however large it is.
+    """
+    folders = [str(Path(f).resolve()) for f in folders if Path(f).is_dir()]
+    temporary = os.path.realpath(tempfile.gettempdir())
+    for folder in folders:
+        if folder == os.sep or temporary == folder or temporary.startswith(folder + os.sep):
+            raise UserError(f"refusing to grade: the project folder {folder} would have to be closed to "
+                            f"other users, but it holds the system's temporary folder; keep the test "
+                            f"cases and the reference in a folder of their own")
+    open_ = _as_user(sandbox, lambda: [f for f in folders if _enterable(f)])
+    if not open_:
+        return []
+    if not fix_permissions:
+        raise UserError(_exposed_message(sandbox, [["enter", f] for f in open_]))
+    notices = []
+    for folder in open_:
+        mode = stat.S_IMODE(os.stat(folder).st_mode)
+        os.chmod(folder, mode & ~0o007)
+        notice = (f"removed other users' access to {folder}, so that the sandbox user {sandbox.user!r} "
+                  f"cannot reach the reference solution, test cases or reports in it")
+        print(f"note: {notice}", file=sys.stderr)
+        notices.append(notice)
+    remaining = _as_user(sandbox, lambda: [["enter", f] for f in folders if _enterable(f)])
+    if remaining:
+        raise UserError(_exposed_message(sandbox, remaining))
+    return notices
+
+
+def _enterable(folder):
+    return any(os.access(folder, how) for how in (os.R_OK, os.W_OK, os.X_OK))
+
+
+def check_output_dirs(sandbox, folders):
+    """Refuse output folders that the sandbox user could swap for a link while grading.
+
+    Results are written by root. If the sandbox user owns the output folder, or
+    one of the folders above it, or may rename entries in one of them, its code
+    could redirect those writes to any file on the machine.
+    """
+    uids = _sandbox_uids()
+    for folder in folders:
+        folder = Path(folder).resolve()
+        if not folder.is_dir():
+            continue
+        chain = [folder, *folder.parents]
+        for path in chain:
+            info = os.lstat(path)
+            if info.st_uid in uids:
+                raise UserError(f"refusing to write results into {folder}: {path} belongs to the sandbox "
+                                f"user {pwd.getpwuid(info.st_uid).pw_name!r}, whose code could redirect "
+                                f"the grader's writes; choose another output folder")
+        writable = _as_user(sandbox, lambda: [str(p) for p in chain[1:] if os.access(p, os.W_OK)])
+        for path in writable:
+            if not os.stat(path).st_mode & stat.S_ISVTX:
+                raise UserError(f"refusing to write results into {folder}: the sandbox user "
+                                f"{sandbox.user!r} may rename entries in {path}; choose an output folder "
+                                f"that only you can change")
+
+
+def _sandbox_uids():
+    """The uids of every sandbox user on this machine (bpgrader, bpgrader1, ...)."""
+    base = os.environ.get("BPGRADER_USER", DEFAULT_USER)
+    uids = set()
+    for entry in pwd.getpwall():
+        suffix = entry.pw_name[len(base):]
+        if entry.pw_name.startswith(base) and (suffix == "" or suffix.isdigit()):
+            uids.add(entry.pw_uid)
+    return uids
 
 
 def _remove_other_access(root):

@@ -50,11 +50,16 @@ def check_module(module, filename, source, interface, helper_sources=None, forbi
         check.syntax_error = {"line": 0, "column": 0, "message": f"cannot read the file as text: {exc}",
                               "text": ""}
         return check
+    except (RecursionError, MemoryError):
+        check.syntax_error = {"line": 0, "column": 0, "text": "",
+                              "message": "Python cannot parse this file: an expression in it is nested too "
+                                         "deeply or is too long"}
+        return check
     check.forbidden = forbidden_imports(tree, filename, forbidden)
     for name, other in (helper_sources or {}).items():
         try:
             check.forbidden += forbidden_imports(ast.parse(other, name), name, forbidden)
-        except (SyntaxError, ValueError):
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
             pass
     for name, params in interface.items():
         check.functions[name] = check_signature(tree, name, params, filename)

@@ -149,3 +149,69 @@ def test_a_segfault_costs_only_the_case_it_happens_in(tmp_path):
     assert all(c.status == "crashed" and "SIGSEGV" in c.summary and "segmentation fault" in c.summary
                for c in leaky)
     assert result.score == 100 - points_of("leaky_relu_forward")
+
+
+def test_a_forged_import_report_costs_the_module_and_not_the_grade(tmp_path):
+    submission = write_solution(tmp_path / "s")
+    forger = (
+        "import json as _json, os as _os, struct as _struct, sys as _sys\n"
+        "_body = _json.dumps({'type': 'import', 'module': 'layers', 'ok': True, 'seconds': 'soon',\n"
+        "                     'blobs': []}).encode()\n"
+        "_os.write(int(_sys.argv[2]), _struct.pack('>I', len(_body)) + _body)\n")
+    edit_submission(submission, "layers.py", "import numpy as np\n", "import numpy as np\n" + forger)
+    result = grade(submission, CASES)
+    assert result.problems[0].startswith("layers.py: importing it ended the process (protocol: malformed "
+                                         "import report")
+    assert result.score == 0
+    assert {c.status for c in result.cases} == {"import"}
+
+
+def test_a_file_too_deeply_nested_to_parse_is_reported_like_a_syntax_error(tmp_path):
+    submission = write_solution(tmp_path / "s")
+    (submission / "layers.py").write_text("x = " + "+".join(["1"] * 100000) + "\n")
+    result = grade(submission, CASES)
+    assert result.problems == [
+        "layers.py: syntax error: Python cannot parse this file: an expression in it is nested too deeply "
+        "or is too long"]
+    assert result.score == 0
+
+
+def test_a_zip_holding_a_file_and_a_folder_of_the_same_name_loses_only_that_file(tmp_path):
+    import zipfile
+    solution = write_solution(tmp_path / "s")
+    upload = tmp_path / "upload.zip"
+    with zipfile.ZipFile(upload, "w") as archive:
+        for name in ("layers.py", "fc_net.py"):
+            archive.write(solution / name, name)
+        archive.writestr("helper", "x")
+        archive.writestr("helper/util.py", "y = 1\n")
+    result = grade(upload, CASES)
+    assert result.score == 100
+    assert [note for note in result.notes if "left out" in note] == [
+        "helper/util.py was left out: it could not be placed beside the other files (File exists)"]
+
+
+def test_outputs_replace_links_planted_in_the_output_folder_instead_of_following_them(tmp_path):
+    from grader.outputs import write_outputs
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("report.html", "results.json"):
+        (out / name).symlink_to(victim)
+    write_outputs(grade(write_solution(tmp_path / "s"), CASES), out)
+    assert victim.read_text() == "precious"
+    for name in ("report.html", "results.json"):
+        assert not (out / name).is_symlink()
+    assert json.loads((out / "results.json").read_text())["score"] == 100
+
+
+def test_an_output_folder_that_cannot_be_created_is_a_one_line_error(tmp_path):
+    import subprocess
+    import sys
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    finished = subprocess.run([sys.executable, "-m", "grader", "grade", str(write_solution(tmp_path / "s")),
+                               "--out", str(blocker / "out")], cwd=ROOT, capture_output=True, text=True)
+    assert finished.returncode == 2
+    assert finished.stderr == f"error: cannot create the output folder {blocker / 'out'}: Not a directory\n"

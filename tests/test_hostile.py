@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -175,6 +176,107 @@ def test_code_that_reads_the_graders_memory_and_environment_through_proc_gets_no
     result, data = graded(template(tmp_path, PROC_READER), fast_cases, tmp_path)
     assert "READABLE: []" in result.import_output
     assert data["score"] == 0
+
+
+@pytest.fixture
+def open_project():
+    """A copy of the project (reference, config, cases, a built package) in a folder anyone may read,
+    as an instructor's checkout often is."""
+    import tempfile
+    project = Path(tempfile.mkdtemp(prefix="bpg-project-", dir="/tmp"))
+    os.chmod(project, 0o755)
+    for name in ("reference", "test_cases"):
+        shutil.copytree(ROOT / name, project / name)
+    shutil.copy(ROOT / "assignment.toml", project)
+    build_package(project / "dist")
+    try:
+        yield project
+    finally:
+        shutil.rmtree(project)
+
+
+REFERENCE_THIEF = r'''
+import importlib.util as _util, os as _os, zipfile as _zipfile
+_FOUND = []
+try:
+    _spec = _util.spec_from_file_location("_reference", PROJECT + "/reference/layers.py")
+    _reference = _util.module_from_spec(_spec)
+    _spec.loader.exec_module(_reference)
+    relu_forward = _reference.relu_forward
+    _FOUND.append("reference")
+except Exception:
+    pass
+try:
+    _zipfile.ZipFile(PROJECT + "/dist/autograder.zip").namelist()
+    _FOUND.append("package")
+except Exception:
+    pass
+try:
+    _FOUND.append(len(_os.listdir(PROJECT)))
+except Exception:
+    pass
+print("FOUND", _FOUND)
+'''
+
+
+@needs_root
+def test_code_that_borrows_the_reference_or_reads_a_built_package_in_the_project_folder_gets_nothing(
+        open_project, tmp_path):
+    assert os.stat(open_project / "reference" / "layers.py").st_mode & 0o004  # readable to anyone, before
+    thief = REFERENCE_THIEF.replace("PROJECT", repr(str(open_project)))
+    result = grade(template(tmp_path, thief), open_project / "test_cases",
+                   config_path=open_project / "assignment.toml", results_dir=tmp_path / "out")
+    assert "FOUND []" in result.import_output
+    assert result.score == 0  # the template's honest score
+    assert os.stat(open_project).st_mode & 0o007 == 0
+    assert result.notices == [f"removed other users' access to {open_project}, so that the sandbox user "
+                              f"'bpgrader' cannot reach the reference solution, test cases or reports in it"]
+
+
+@needs_root
+def test_code_that_plants_links_in_an_output_folder_it_expects_cannot_redirect_the_graders_writes(tmp_path):
+    import tempfile
+    base = Path(tempfile.mkdtemp(prefix="bpg-out-", dir="/tmp"))
+    os.chmod(base, 0o1777)  # like /tmp: anyone may create entries in it
+    victim = base / "victim.txt"
+    victim.write_text("precious")
+    out = base / "out"  # does not exist yet: the student's code would create it as its own
+    planter = f'''
+import os as _os
+try:
+    _os.makedirs({str(out)!r}, exist_ok=True)
+    for _name in ("report.html", "results.json"):
+        _os.symlink({str(victim)!r}, _os.path.join({str(out)!r}, _name))
+    print("PLANTED")
+except OSError as _e:
+    print("REFUSED", type(_e).__name__)
+'''
+    try:
+        finished = subprocess.run([sys.executable, "-m", "grader", "grade", str(template(tmp_path, planter)),
+                                   "--out", str(out), "--quiet"], cwd=ROOT, capture_output=True, text=True)
+        assert finished.returncode == 0, finished.stderr
+        assert victim.read_text() == "precious"
+        assert os.stat(out).st_uid == 0
+        assert "REFUSED PermissionError" in (out / "report.html").read_text()
+        assert load_results(out / "results.json")["score"] == 0
+    finally:
+        shutil.rmtree(base)
+
+
+@needs_root
+def test_an_output_folder_owned_by_the_sandbox_user_is_refused(tmp_path):
+    from grader.sandbox import ensure_user
+    uid, gid = ensure_user("bpgrader")
+    out = tmp_path / "out"
+    out.mkdir()
+    os.chown(out, uid, gid)
+    finished = subprocess.run([sys.executable, "-m", "grader", "grade", str(template(tmp_path)), "--out",
+                               str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert finished.returncode == 2
+    assert finished.stderr == (f"error: refusing to write results into {out}: {out} belongs to the sandbox "
+                               f"user 'bpgrader', whose code could redirect the grader's writes; choose "
+                               f"another output folder\n")
+    assert list(out.iterdir()) == []
 
 
 # Forging results.json --------------------------------------------------------------

@@ -1,0 +1,40 @@
+"""Writing the grader's own output files so that nothing planted beforehand is followed."""
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import UserError
+
+
+def replace_file(path, text, mode=0o644):
+    """Write text to a new file beside `path`, then rename it over `path`.
+
+    Whatever was at `path` before (a file, or a symbolic link a submission planted
+    there) is replaced, never followed, merged or appended to.
+    """
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def prepare_output_dir(out_dir):
+    """Create the output folder (before grading, so that it exists when the sandbox checks it)."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create the output folder {out_dir}: {exc.strerror or exc}") from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write into the output folder {out_dir}: permission denied")
+    return out_dir
