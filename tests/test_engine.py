@@ -215,3 +215,19 @@ def test_an_output_folder_that_cannot_be_created_is_a_one_line_error(tmp_path):
                                "--out", str(blocker / "out")], cwd=ROOT, capture_output=True, text=True)
     assert finished.returncode == 2
     assert finished.stderr == f"error: cannot create the output folder {blocker / 'out'}: Not a directory\n"
+
+
+def test_a_config_changed_since_the_cases_were_generated_stops_grading_with_advice(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    shutil.copytree(CASES, tmp_path / "test_cases")
+    config = tmp_path / "assignment.toml"
+    config.write_text((ROOT / "assignment.toml").read_text().replace('tie_rule = "all"', 'tie_rule = "first"'))
+    finished = subprocess.run([sys.executable, "-m", "grader", "grade", str(write_solution(tmp_path / "s")),
+                               "--cases", str(tmp_path / "test_cases"), "--out", str(tmp_path / "out")],
+                              cwd=ROOT, capture_output=True, text=True)
+    assert finished.returncode == 2
+    assert finished.stderr == (f"error: {config} has changed since {tmp_path / 'test_cases'} was generated; "
+                               f"run `python -m grader generate` so that the cases follow it\n")
+    assert not (tmp_path / "out" / "results.json").exists()
