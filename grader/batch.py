@@ -15,14 +15,17 @@ Steps, in order:
 import csv
 import datetime
 import hashlib
+import io
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
 import time
 import traceback
 import zipfile
+import zlib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
@@ -39,7 +42,7 @@ IGNORED = {"__MACOSX", "__pycache__", ".git"}
 
 @dataclass
 class Entry:
-    key: str                       # folder name under the output's students/, stable across runs
+    key: str                       # folder name under the output's students/: unique, stable across runs
     name: str                      # who submitted: names from the metadata, or the folder name
     path: str                      # folder or .zip to grade
     emails: List[str] = field(default_factory=list)
@@ -48,8 +51,12 @@ class Entry:
 
 # Finding the submissions ------------------------------------------------------------------
 
-def discover(source, work_dir):
-    """[Entry] for every submission under source (a folder or an export .zip)."""
+def discover(source, work_dir, warn=None):
+    """[Entry] for every submission under source (a folder or an export .zip), each with its own key.
+
+    warn: called with each problem that costs no grade (default: printed on stderr).
+    """
+    warn = warn or _print_warning
     source = Path(source)
     if not source.exists():
         raise UserError(f"{source}: no such file or folder")
@@ -58,18 +65,22 @@ def discover(source, work_dir):
             raise UserError(f"{source}: not a folder or a .zip of submissions")
         source = _unpack_export(source, Path(work_dir))
     export = _export_root(source)
-    if export is not None:
-        return _export_entries(export)
-    entries = []
-    for child in sorted(source.iterdir()):
-        if child.name.startswith(".") or child.name in IGNORED:
-            continue
-        if child.is_dir() or (child.is_file() and child.suffix == ".zip"):
-            key = child.stem if child.is_file() else child.name
-            entries.append(Entry(_safe_key(key), key, str(child), students=[key]))
+    entries = _export_entries(export, warn) if export is not None else _folder_entries(source)
     if not entries:
         raise UserError(f"{source}: no submissions found; expected one subfolder or .zip per student, "
                         f"or Gradescope's export (with {METADATA})")
+    return _unique_keys(entries)
+
+
+def _folder_entries(folder):
+    """One Entry per subfolder or .zip, named after it."""
+    entries = []
+    for child in sorted(folder.iterdir()):
+        if child.name.startswith(".") or child.name in IGNORED:
+            continue
+        if child.is_dir() or (child.is_file() and child.suffix == ".zip"):
+            name = child.stem if child.is_file() else child.name
+            entries.append(Entry(_safe_key(name), name, str(child), students=[name]))
     return entries
 
 
@@ -84,38 +95,107 @@ def _export_root(folder):
 
 
 def _unpack_export(zip_path, work_dir):
+    """Unpack an export into work_dir/.unpacked, where only this user can read it.
+
+    In root mode the students' code runs as the sandbox user, which must not read
+    classmates' submissions: every folder is 0700 and every file 0600.
+    """
     digest = hashlib.sha256(zip_path.read_bytes()).hexdigest()[:16]
-    target = work_dir / ".unpacked" / f"{zip_path.stem}-{digest}"
+    unpacked = _private_dir(work_dir / ".unpacked")
+    target = unpacked / f"{zip_path.stem}-{digest}"
     if target.is_dir():
         return target
-    partial = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=work_dir))
-    with zipfile.ZipFile(zip_path) as archive:
-        for info in archive.infolist():
-            parts = PurePosixPath(info.filename.replace("\\", "/")).parts
-            if info.is_dir() or not parts or info.filename.startswith("/") or ".." in parts:
-                continue
-            destination = partial.joinpath(*parts)
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            destination.write_bytes(archive.read(info))
-    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=unpacked))  # 0700, and renamed in place
+    try:
+        _extract_private(zip_path, partial)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     partial.rename(target)
     return target
 
 
-def _export_entries(root):
-    metadata = parse_export_metadata((root / METADATA).read_text(encoding="utf-8"))
+def _extract_private(zip_path, target):
+    try:
+        archive = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise UserError(f"{zip_path}: cannot open the .zip ({exc}); download the export again") from None
+    with archive:
+        for info in archive.infolist():
+            parts = PurePosixPath(info.filename.replace("\\", "/")).parts
+            if info.is_dir() or not parts or info.filename.startswith("/") or ".." in parts:
+                continue
+            try:
+                data = archive.read(info)
+            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+                raise UserError(f"{zip_path}: {info.filename} is corrupt in the .zip ({exc}); "
+                                f"download the export again") from None
+            except (NotImplementedError, RuntimeError) as exc:  # an unknown compression, a password
+                raise UserError(f"{zip_path}: cannot unpack {info.filename} ({exc})") from None
+            folder = target
+            for part in parts[:-1]:
+                folder = folder / part
+                folder.mkdir(mode=0o700, exist_ok=True)
+            try:
+                _write_private(folder / parts[-1], data)
+            except OSError as exc:  # e.g. a file and a folder of the same name
+                raise UserError(f"{zip_path}: cannot unpack {info.filename} ({exc.strerror})") from None
+
+
+def _private_dir(path):
+    """path, created if missing, readable by this user only whatever the umask."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+def _write_private(path, data):
+    """Write bytes or text to path, readable by this user only (also when path existed before)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(descriptor, "wb") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+
+
+def _export_entries(root, warn):
+    """Entries named from the export's metadata; a folder it does not name is graded under its folder name.
+
+    Metadata that cannot be read costs only the names: every folder is graded, and warn says why
+    grades.csv has folder names in place of students.
+    """
+    path = root / METADATA
+    try:
+        metadata = parse_export_metadata(_read_utf8(path), path)
+    except UserError as exc:
+        warn(f"{exc}; grading every submission folder under its folder name instead "
+             f"(grades.csv will have no student names or emails)")
+        return _folder_entries(root)
+    folders = {Path(e.path).name: e for e in _folder_entries(root)}
     entries = []
     for folder, info in sorted(metadata.items()):
-        path = root / folder
-        if not path.exists():
+        if folder not in folders:
+            warn(f"{path} lists {folder!r}, but the export has no such submission folder: not graded")
             continue
-        submitters = info.get(":submitters") or []
-        names = [str(s.get(":name") or s.get(":email") or "?") for s in submitters if isinstance(s, dict)]
-        emails = [str(s[":email"]) for s in submitters if isinstance(s, dict) and s.get(":email")]
-        entries.append(Entry(_safe_key(folder), ", ".join(names) or folder, str(path), emails, names or [folder]))
-    if not entries:
-        raise UserError(f"{root / METADATA}: lists no submission folder that exists next to it")
-    return entries
+        folders.pop(folder)
+        submitters = info.get(":submitters") if isinstance(info, dict) else None
+        submitters = [s for s in submitters if isinstance(s, dict)] if isinstance(submitters, list) else []
+        names = [str(s.get(":name") or s.get(":email") or "?") for s in submitters]
+        emails = [str(s[":email"]) for s in submitters if s.get(":email")]
+        entries.append(Entry(_safe_key(folder), ", ".join(names) or folder, str(root / folder), emails,
+                             names or [folder]))
+    for folder, entry in sorted(folders.items()):
+        warn(f"{path} does not list {folder!r}: graded under its folder name")
+        entries.append(entry)
+    return sorted(entries, key=lambda e: Path(e.path).name)
+
+
+def _read_utf8(path):
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise UserError(f"{path}, line {line}: not UTF-8 text (byte {raw[exc.start]:#04x})") from None
 
 
 def _safe_key(name):
@@ -123,8 +203,28 @@ def _safe_key(name):
     return key or "submission"
 
 
-def parse_export_metadata(text):
-    """Parse Gradescope's submission_metadata.yml.
+def _unique_keys(entries):
+    """Give each entry its own key: of the names that make the same key, the first in sorted order
+    keeps it and the others get -2, -3, ... Keys differing only in case count as the same, for
+    case-insensitive file systems. Returns entries, in their order."""
+    taken = {entry.key.casefold() for entry in entries}   # a suffixed key never takes another's own key
+    used = set()
+    for entry in sorted(entries, key=lambda e: Path(e.path).name):
+        key, number = entry.key, 1
+        while key.casefold() in used or (number > 1 and key.casefold() in taken):
+            number += 1
+            key = f"{entry.key}-{number}"
+        used.add(key.casefold())
+        entry.key = key
+    return entries
+
+
+def _print_warning(message):
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def parse_export_metadata(text, source=METADATA):
+    """Parse Gradescope's submission_metadata.yml; raises UserError naming source and the line.
 
     It is YAML with Ruby-symbol keys:
 
@@ -139,14 +239,29 @@ def parse_export_metadata(text):
     This reads that shape (nested mappings, lists of mappings, plain and quoted
     scalars) without needing a YAML library.
     """
-    lines = [(len(raw) - len(raw.lstrip(" ")), raw.strip(), raw) for raw in text.splitlines()
+    # (indent, content, raw line, line number)
+    lines = [(len(raw) - len(raw.lstrip(" ")), raw.strip(), raw, number)
+             for number, raw in enumerate(text.splitlines(), start=1)
              if raw.strip() and not raw.lstrip().startswith("#") and raw.strip() != "---"]
     if not lines:
         return {}
-    value, end = _block(lines, 0, lines[0][0])
-    if end != len(lines) or not isinstance(value, dict):
-        raise UserError(f"{METADATA}: cannot read line {lines[min(end, len(lines) - 1)][2]!r}")
+    try:
+        value, end = _block(lines, 0, lines[0][0])
+        if end != len(lines) or not isinstance(value, dict):
+            raise _BadLine(lines[min(end, len(lines) - 1)], "")
+    except _BadLine as bad:
+        _, _, raw, number = bad.line
+        reason = f" ({bad.reason})" if bad.reason else ""
+        raise UserError(f"{source}, line {number}: cannot read {raw.strip()!r}{reason}") from None
+    except RecursionError:
+        raise UserError(f"{source}: nested too deeply to be Gradescope's metadata") from None
     return value
+
+
+class _BadLine(Exception):
+    def __init__(self, line, reason):
+        super().__init__(reason)
+        self.line, self.reason = line, reason
 
 
 def _block(lines, i, indent):
@@ -155,13 +270,13 @@ def _block(lines, i, indent):
         items = []
         while i < len(lines) and lines[i][0] == indent and lines[i][1].startswith("- "):
             # "- key: value" opens a mapping whose keys sit two columns further in.
-            lines[i] = (indent + 2, lines[i][1][2:].strip(), lines[i][2])
+            lines[i] = (indent + 2, lines[i][1][2:].strip(), *lines[i][2:])
             item, i = _block(lines, i, indent + 2)
             items.append(item)
         return items, i
     mapping = {}
     while i < len(lines) and lines[i][0] == indent and not lines[i][1].startswith("- "):
-        key, value = _split_pair(lines[i][1], lines[i][2])
+        key, value = _split_pair(lines[i])
         i += 1
         if value:
             mapping[key] = _scalar(value)
@@ -172,16 +287,23 @@ def _block(lines, i, indent):
     return mapping, i
 
 
-def _split_pair(line, raw):
-    start = 1 if line.startswith(":") else 0   # Ruby symbols start with ':'
+def _split_pair(entry):
+    """(key, value text) of a "key: value" line; the value text is empty when a block follows."""
+    line = entry[1]
     if line[0] in "'\"":
-        end = line.index(line[0], 1)
-        return line[1:end], line[end + 2:].strip()
+        end = line.find(line[0], 1)
+        if end < 0:
+            raise _BadLine(entry, "unterminated quote")
+        rest = line[end + 1:]
+        if rest != ":" and not rest.startswith(": "):
+            raise _BadLine(entry, "expected ': ' after the quoted key")
+        return line[1:end], rest[1:].strip()
+    start = 1 if line.startswith(":") else 0   # Ruby symbols start with ':'
     position = line.find(": ", start)
     if position < 0:
         if line.endswith(":"):
             return line[:-1], ""
-        raise UserError(f"{METADATA}: cannot read line {raw!r}")
+        raise _BadLine(entry, "expected 'key: value'")
     return line[:position], line[position + 2:].strip()
 
 
@@ -218,9 +340,13 @@ class Outcome:
     students: list = field(default_factory=list)
 
 
-def fingerprint(entry, manifest_sha):
-    """Changes when the submission's files, the cases or the grader change."""
-    digest = hashlib.sha256(f"{__version__}\0{manifest_sha}\0".encode())
+def fingerprint(entry, manifest_sha, grader_sha):
+    """Changes when the submission's files, key or names, the cases or the grader change.
+
+    The names are in the report, and the key says where the previous outputs are.
+    """
+    digest = hashlib.sha256("\0".join([grader_sha, manifest_sha, entry.key, entry.name, Path(entry.path).name, ""])
+                            .encode())
     path = Path(entry.path)
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     for file in files:
@@ -229,12 +355,26 @@ def fingerprint(entry, manifest_sha):
     return digest.hexdigest()
 
 
+def grader_sha(package=Path(__file__).parent):
+    """SHA-256 of the grader's version, code and report templates: a new grader regrades everyone.
+
+    A changed grader may grade differently even when its version number is the same.
+    """
+    digest = hashlib.sha256(f"{__version__}\0".encode())
+    files = sorted(p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                   and (p.suffix == ".py" or p.parent == package / "report" / "templates"))
+    for file in files:
+        digest.update(file.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(file.read_bytes()).digest())
+    return digest.hexdigest()
+
+
 def grade_one(entry, cases, out, config, digest):
     """Grade one submission and write its outputs. Runs in a pool process; never raises."""
     from .engine import grade
     from .outputs import write_outputs
     started = time.monotonic()
-    folder = Path(out) / "students" / entry.key
+    folder = _private_dir(Path(out) / "students") / entry.key
     outcome = Outcome(entry.key, entry.name, "error", fingerprint=digest,
                       emails=entry.emails, students=entry.students)
     try:
@@ -274,17 +414,29 @@ def _previous(out, entry, digest):
 
 
 def run_batch(source, out, cases="test_cases", jobs=None, force=False, config=None, progress=None):
-    """Grade every submission under source into out. Returns (outcomes, manifest)."""
+    """Grade every submission under source into out. Returns (outcomes, manifest).
+
+    Everything under out that holds a student's work (students/, .unpacked/) is
+    readable by this user only: in root mode each student's code runs as the
+    sandbox user, which must not read the others'.
+    """
     from .cases import load_manifest
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    _private_dir(out / "students")
     manifest = load_manifest(cases)
     manifest_sha = hashlib.sha256((Path(cases) / "manifest.json").read_bytes()).hexdigest()
-    entries = discover(source, out)
+    warnings = []
+
+    def warn(message):
+        warnings.append(message)
+        _print_warning(message)
+    entries = discover(source, out, warn)
     jobs = max(1, jobs or os.cpu_count() or 1)
+    code_sha = grader_sha()
     outcomes, todo = {}, []
     for entry in entries:
-        digest = fingerprint(entry, manifest_sha)
+        digest = fingerprint(entry, manifest_sha, code_sha)
         previous = None if force else _previous(out, entry, digest)
         if previous is not None:
             outcomes[entry.key] = previous
@@ -316,24 +468,28 @@ def run_batch(source, out, cases="test_cases", jobs=None, force=False, config=No
     ordered = [outcomes[entry.key] for entry in entries]
     write_grades_csv(out / "grades.csv", ordered, manifest)
     write_overview(out / "index.html", ordered, manifest)
+    if todo:  # again, below the progress lines
+        for message in warnings:
+            _print_warning(message)
     return ordered, manifest
 
 
 # Outputs ------------------------------------------------------------------------------
 
 def write_grades_csv(path, outcomes, manifest):
-    """One row per student (a group submission gives each member a row)."""
+    """One row per student (a group submission gives each member a row); readable by this user only."""
     functions = [f["name"] for f in manifest.functions]
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["student", "total", *functions, "email", "submission", "status"])
-        for outcome in outcomes:
-            emails = outcome.emails or []
-            for index, student in enumerate(outcome.students or [outcome.name]):
-                email = emails[index] if index < len(emails) else ""
-                writer.writerow([student, _number(outcome.score),
-                                 *(_number(outcome.functions.get(f, 0.0)) for f in functions),
-                                 email, outcome.key, outcome.status])
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(["student", "total", *functions, "email", "submission", "status"])
+    for outcome in outcomes:
+        emails = outcome.emails or []
+        for index, student in enumerate(outcome.students or [outcome.name]):
+            email = emails[index] if index < len(emails) else ""
+            writer.writerow([student, _number(outcome.score),
+                             *(_number(outcome.functions.get(f, 0.0)) for f in functions),
+                             email, outcome.key, outcome.status])
+    _write_private(path, text.getvalue())
 
 
 def _number(value):
@@ -390,7 +546,7 @@ def overview_context(outcomes, manifest):
 
 def write_overview(path, outcomes, manifest):
     from .report import render_class_overview
-    Path(path).write_text(render_class_overview(overview_context(outcomes, manifest)), encoding="utf-8")
+    _write_private(path, render_class_overview(overview_context(outcomes, manifest)))
 
 
 class Progress:

@@ -1,15 +1,19 @@
 """Grading a class: mixed submissions, resuming, Gradescope exports, grades.csv and the overview."""
 import csv
 import json
+import os
 import re
 import shutil
+import stat
+import struct
 import subprocess
 import sys
 import zipfile
 
 import pytest
 
-from grader.batch import discover, grade_one, parse_export_metadata, run_batch, Entry
+from grader.batch import discover, grade_one, grader_sha, parse_export_metadata, run_batch, Entry
+from grader.errors import UserError
 from helpers import ROOT, cases_with_settings, edit_submission, load_results, points_of, write_solution
 
 EXPORT_METADATA = """\
@@ -190,3 +194,172 @@ def test_no_submissions_is_a_clear_error(tmp_path):
                               capture_output=True, text=True)
     assert finished.returncode == 2
     assert "no submissions found" in finished.stderr
+
+
+def export_zip(path, solution, compression=zipfile.ZIP_STORED, metadata=EXPORT_METADATA):
+    """Gradescope's export of submission_101 and submission_102, both the given solution."""
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        archive.writestr("assignment_77_export/submission_metadata.yml", metadata)
+        for submission in ("submission_101", "submission_102"):
+            for name in ("layers.py", "fc_net.py"):
+                archive.write(solution / name, f"assignment_77_export/{submission}/{name}")
+    return path
+
+
+def overwrite_member_data(zip_path, member, change):
+    """Replace the stored (compressed) bytes of one member of a .zip by change(bytes)."""
+    with zipfile.ZipFile(zip_path) as archive:
+        info = archive.getinfo(member)
+    data = bytearray(zip_path.read_bytes())
+    name_length, extra_length = struct.unpack("<HH", data[info.header_offset + 26:info.header_offset + 30])
+    start = info.header_offset + 30 + name_length + extra_length
+    data[start:start + info.compress_size] = change(bytes(data[start:start + info.compress_size]))
+    zip_path.write_bytes(bytes(data))
+
+
+def test_students_whose_names_make_the_same_folder_name_keep_their_own_grades(tmp_path, cases):
+    subs = tmp_path / "subs"
+    write_solution(subs / "a b")
+    (write_solution(subs / "a_b") / "fc_net.py").write_text("def oops(:\n")
+    out = tmp_path / "out"
+    without_net = 100 - points_of("FullyConnectedNet.__init__", "FullyConnectedNet.loss")
+    run_batch(subs, out, cases, jobs=2)
+    rows = list(csv.DictReader(open(out / "grades.csv")))
+    assert [(r["student"], float(r["total"]), r["submission"]) for r in rows] == [
+        ("a b", 100.0, "a_b"), ("a_b", without_net, "a_b-2")]
+    assert [load_results(out / "students" / key / "results.json")["score"] for key in ("a_b", "a_b-2")] == [
+        100.0, without_net]
+    again, _ = run_batch(subs, out, cases, jobs=2)
+    assert [(o.key, o.score, o.reused) for o in again] == [("a_b", 100.0, True), ("a_b-2", without_net, True)]
+
+
+def test_names_that_make_the_same_key_get_numbered_in_sorted_order(tmp_path):
+    subs = tmp_path / "subs"
+    for name in ("alice", "a b", "a_b", "a_b-2", "Bob", "bob"):
+        (subs / name).mkdir(parents=True)
+    with zipfile.ZipFile(subs / "alice.zip", "w") as archive:
+        archive.writestr("layers.py", "")
+    entries = discover(subs, tmp_path / "out")
+    assert [(e.name, e.key) for e in entries] == [
+        ("Bob", "Bob"), ("a b", "a_b"), ("a_b", "a_b-3"), ("a_b-2", "a_b-2"),
+        ("alice", "alice"), ("alice", "alice-2"), ("bob", "bob-2")]
+
+
+def test_a_rerun_never_reuses_another_student_s_outputs_when_keys_move(tmp_path, cases):
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    write_solution(subs / "a_b")
+    run_batch(subs, out, cases, jobs=1)
+    shutil.copytree(subs / "a_b", subs / "a b")   # sorts first, so it now takes the key a_b
+    outcomes, _ = run_batch(subs, out, cases, jobs=1)
+    assert [(o.name, o.key, o.reused) for o in outcomes] == [("a b", "a_b", False), ("a_b", "a_b-2", False)]
+
+
+@pytest.mark.parametrize("compression, change, problem", [
+    (zipfile.ZIP_DEFLATED, lambda data: b"\xff" * len(data), "Error -3 while decompressing data"),
+    (zipfile.ZIP_STORED, lambda data: bytes([data[0] ^ 1]) + data[1:], "Bad CRC-32"),
+], ids=["corrupt deflate data", "bad CRC"])
+def test_a_damaged_export_zip_is_a_one_line_error_naming_the_zip_and_the_file(tmp_path, compression, change,
+                                                                                problem):
+    export = export_zip(tmp_path / "export.zip", write_solution(tmp_path / "solution"), compression)
+    member = "assignment_77_export/submission_101/layers.py"
+    overwrite_member_data(export, member, change)
+    finished = subprocess.run([sys.executable, "-m", "grader", "batch", str(export), "--out", str(tmp_path / "out")],
+                              cwd=ROOT, capture_output=True, text=True)
+    assert finished.returncode == 2
+    assert finished.stderr.startswith(f"error: {export}: {member} is corrupt in the .zip ({problem}")
+    assert finished.stderr.endswith("; download the export again\n") and finished.stderr.count("\n") == 1
+    assert list((tmp_path / "out" / ".unpacked").iterdir()) == []   # nothing half-unpacked is kept
+
+
+def test_the_metadata_parser_names_the_line_it_cannot_read():
+    with pytest.raises(UserError) as raised:
+        parse_export_metadata("submission_1:\n  :submitters:\n  'submission_2:\n", "export/meta.yml")
+    assert str(raised.value) == "export/meta.yml, line 3: cannot read \"'submission_2:\" (unterminated quote)"
+
+
+@pytest.mark.parametrize("metadata, problem", [
+    (EXPORT_METADATA.replace("submission_102:", '"submission_102:'),
+     "line 9: cannot read '\"submission_102:' (unterminated quote)"),
+    (EXPORT_METADATA.replace("Ada", "Ad\u00e0").encode("latin-1"), "line 4: not UTF-8 text (byte 0xe0)"),
+], ids=["unterminated quote", "not UTF-8"])
+def test_unreadable_metadata_costs_the_names_only_and_says_so(tmp_path, metadata, problem):
+    root = tmp_path / "assignment_77_export"
+    write_solution(root / "submission_101")
+    write_solution(root / "submission_102")
+    path = root / "submission_metadata.yml"
+    path.write_bytes(metadata if isinstance(metadata, bytes) else metadata.encode())
+    warnings = []
+    entries = discover(tmp_path, tmp_path / "out", warnings.append)
+    assert [(e.key, e.name, e.students, e.emails) for e in entries] == [
+        ("submission_101", "submission_101", ["submission_101"], []),
+        ("submission_102", "submission_102", ["submission_102"], [])]
+    assert warnings == [f"{path}, {problem}; grading every submission folder under its folder name instead "
+                        f"(grades.csv will have no student names or emails)"]
+
+
+def test_the_batch_command_warns_about_unreadable_metadata_and_grades_everyone(tmp_path, cases):
+    metadata = EXPORT_METADATA.replace("Ada", "Ad\u00e0").encode("latin-1")
+    export = export_zip(tmp_path / "export.zip", write_solution(tmp_path / "solution"), metadata=metadata)
+    out = tmp_path / "out"
+    finished = subprocess.run([sys.executable, "-m", "grader", "batch", str(export), "--out", str(out),
+                               "--cases", str(cases)], cwd=ROOT, capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stderr.count("submission_metadata.yml, line 4: not UTF-8 text (byte 0xe0); grading every "
+                                 "submission folder under its folder name instead") == 2   # before and after
+    rows = list(csv.DictReader(open(out / "grades.csv")))
+    assert [(r["student"], r["total"]) for r in rows] == [("submission_101", "100"), ("submission_102", "100")]
+
+
+def test_folders_the_metadata_does_not_list_are_graded_and_missing_ones_reported(tmp_path):
+    root = tmp_path / "assignment_77_export"
+    write_solution(root / "submission_101")
+    write_solution(root / "submission_103")      # not in the metadata; submission_102 is, without a folder
+    path = root / "submission_metadata.yml"
+    path.write_text(EXPORT_METADATA)
+    warnings = []
+    entries = discover(tmp_path, tmp_path / "out", warnings.append)
+    assert [(e.key, e.name) for e in entries] == [("submission_101", "Ada Lovelace"),
+                                                  ("submission_103", "submission_103")]
+    assert warnings == [f"{path} lists 'submission_102', but the export has no such submission folder: not graded",
+                        f"{path} does not list 'submission_103': graded under its folder name"]
+
+
+def test_the_grader_fingerprint_covers_its_code_and_its_templates(tmp_path):
+    package = tmp_path / "grader"
+    shutil.copytree(ROOT / "grader", package, ignore=shutil.ignore_patterns("__pycache__"))
+    before = grader_sha(package)
+    (package / "__pycache__").mkdir()
+    (package / "__pycache__" / "batch.cpython-311.pyc").write_bytes(b"compiled")
+    assert grader_sha(package) == before
+    edit_submission(package / "report" / "templates", "base.html", "<", "<!-- changed -->\n<")
+    after_template = grader_sha(package)
+    edit_submission(package, "compare.py", "import", "# changed\nimport")
+    assert len({before, after_template, grader_sha(package)}) == 3
+
+
+def test_a_changed_grader_regrades_even_with_the_same_version(tmp_path, cases, monkeypatch):
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    write_solution(subs / "alice")
+    run_batch(subs, out, cases, jobs=1)
+    assert [o.reused for o in run_batch(subs, out, cases, jobs=1)[0]] == [True]
+    monkeypatch.setattr("grader.batch.grader_sha", lambda: "the grader's code changed")
+    assert [o.reused for o in run_batch(subs, out, cases, jobs=1)[0]] == [False]
+
+
+def test_students_work_in_the_output_is_readable_by_the_user_running_the_batch_only(tmp_path, cases):
+    export = export_zip(tmp_path / "export.zip", write_solution(tmp_path / "solution"))
+    out = tmp_path / "out"
+    for folder in (".unpacked", "students"):   # as an earlier version left them
+        (out / folder).mkdir(parents=True)
+        os.chmod(out / folder, 0o755)
+    umask = os.umask(0o022)
+    try:
+        run_batch(export, out, cases, jobs=2)
+    finally:
+        os.umask(umask)
+    modes = {name: stat.S_IMODE((out / name).stat().st_mode)
+             for name in (".unpacked", "students", "grades.csv", "index.html")}
+    assert modes == {".unpacked": 0o700, "students": 0o700, "grades.csv": 0o600, "index.html": 0o600}
+    unpacked = list((out / ".unpacked").rglob("*"))
+    assert len(unpacked) == 9   # the export's folder, its metadata, two submissions of two files each
+    assert [p for p in unpacked if p.stat().st_mode & 0o077] == []
