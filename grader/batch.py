@@ -369,8 +369,12 @@ def grader_sha(package=Path(__file__).parent):
     return digest.hexdigest()
 
 
-def grade_one(entry, cases, out, config, digest):
-    """Grade one submission and write its outputs. Runs in a pool process; never raises."""
+def grade_one(entry, cases, out, config, digest, source=None):
+    """Grade one submission and write its outputs. Runs in a pool process; never raises.
+
+    In root mode the sandbox user is kept out of the output folder and out of the
+    class's submissions (source), so that one student's code cannot read another's.
+    """
     from .engine import grade
     from .outputs import write_outputs
     started = time.monotonic()
@@ -378,7 +382,10 @@ def grade_one(entry, cases, out, config, digest):
     outcome = Outcome(entry.key, entry.name, "error", fingerprint=digest,
                       emails=entry.emails, students=entry.students)
     try:
-        result = grade(entry.path, cases, config_path=config, results_dir=folder)
+        private = [Path(source)] if source else []
+        result = grade(entry.path, cases, config_path=config, results_dir=folder,
+                       seal=[Path(out)] + [p for p in private if p.is_dir()],
+                       protect=[p for p in private if p.is_file()])
         result.submission = entry.name
         write_outputs(result, folder)
         outcome.status = "graded"
@@ -448,8 +455,8 @@ def run_batch(source, out, cases="test_cases", jobs=None, force=False, config=No
     while remaining:
         retry = []
         with ProcessPoolExecutor(max_workers=min(jobs, len(remaining))) as pool:
-            futures = {pool.submit(grade_one, entry, str(cases), str(out),
-                                   str(config) if config else None, fp): (entry, fp) for entry, fp in remaining}
+            futures = {pool.submit(grade_one, entry, str(cases), str(out), str(config) if config else None,
+                                   fp, str(source)): (entry, fp) for entry, fp in remaining}
             try:
                 for future in as_completed(futures):
                     entry, fp = futures[future]

@@ -363,3 +363,41 @@ def test_students_work_in_the_output_is_readable_by_the_user_running_the_batch_o
     unpacked = list((out / ".unpacked").rglob("*"))
     assert len(unpacked) == 9   # the export's folder, its metadata, two submissions of two files each
     assert [p for p in unpacked if p.stat().st_mode & 0o077] == []
+
+
+PEEKER = r'''
+import os as _os
+_SEEN = []
+for _path in (CLASS, CLASS + "/alice/layers.py", OUT, OUT + "/grades.csv", OUT + "/students"):
+    try:
+        if _os.path.isdir(_path):
+            _SEEN.append((_path, sorted(_os.listdir(_path))))
+        else:
+            with open(_path) as _f:
+                _SEEN.append((_path, len(_f.read())))
+    except OSError:
+        pass
+print("SEEN", _SEEN)
+'''
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only a root grader runs student code as another user")
+def test_in_root_mode_one_student_s_code_cannot_see_the_class_or_its_grades(cases, tmp_path):
+    import tempfile
+    base = tempfile.mkdtemp(prefix="bpg-class-", dir="/tmp")   # readable to anyone, as folders often are
+    os.chmod(base, 0o755)
+    try:
+        klass, out = os.path.join(base, "class"), os.path.join(base, "out")
+        write_solution(os.path.join(klass, "alice"))
+        os.makedirs(out)
+        run_batch(klass, out, cases, jobs=1)  # a first run: grades.csv and reports exist
+        mallory = shutil.copytree(ROOT / "student_template", os.path.join(klass, "mallory"))
+        with open(os.path.join(mallory, "layers.py"), "a") as handle:
+            handle.write(PEEKER.replace("CLASS", repr(klass)).replace("OUT", repr(out)))
+        outcomes = {o.name: o for o in run_batch(klass, out, cases, jobs=1)[0]}
+        assert outcomes["mallory"].status == "graded" and outcomes["mallory"].score == 0
+        report = open(os.path.join(out, "students", "mallory", "report.html")).read()
+        assert "SEEN []" in report
+        assert os.stat(klass).st_mode & 0o007 == 0 and os.stat(out).st_mode & 0o007 == 0
+    finally:
+        shutil.rmtree(base)
