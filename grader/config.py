@@ -2,7 +2,8 @@
 
 Each key is declared once below, with its type, its default and a one-line
 description. An unknown key, a value of the wrong type or outside its allowed
-values, or points that do not add up raise ConfigError naming the key.
+values (NaN and infinity are never allowed), or points that do not add up raise
+ConfigError naming the key and the file.
 """
 import dataclasses
 import hashlib
@@ -21,14 +22,20 @@ else:  # Gradescope's image runs Python 3.10
     import tomli as tomllib
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
+# compare.py's relative error |a - b| / max(floor, |a| + |b|) is never more than 1, since
+# |a - b| <= |a| + |b|. A tolerance of 1 or more would pass every finite answer of the right shape.
+TOLERANCE_BELOW = 1.0
+DAY = 86400
 
 
 class ConfigError(UserError):
     """assignment.toml is missing, malformed or inconsistent."""
 
 
-def _key(description, default=dataclasses.MISSING, factory=None, choices=None, minimum=None):
-    meta = {"description": description, "choices": choices, "minimum": minimum}
+def _key(description, default=dataclasses.MISSING, factory=None, choices=None, minimum=None, maximum=None,
+         below=None):
+    meta = {"description": description, "choices": choices, "minimum": minimum, "maximum": maximum,
+            "below": below}
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -40,29 +47,34 @@ class AssignmentSection:
                       "Backprop by hand: fully-connected, convolutional and pooling layers")
     tie_rule: str = _key("Who receives a max-pool window's gradient when several inputs tie for its maximum.",
                          "all", choices=TIE_RULES)
-    total_points: float = _key("Points for the whole assignment; [points] must add up to it.", 100, minimum=0)
+    total_points: float = _key("Points for the whole assignment; [points] must add up to it.", 100, minimum=0,
+                               maximum=1_000_000)
     seed: int = _key("Base seed of every test vector; change it to draw a fresh set of cases.", 231, minimum=0)
 
 
 @dataclass(frozen=True)
 class LimitsSection:
-    case_timeout: float = _key("Seconds one case may run before the worker is killed.", 10.0, minimum=0.1)
-    import_timeout: float = _key("Seconds the submission's files may take to import.", 20.0, minimum=0.1)
+    # The maximums only keep values inside what select() and setrlimit() accept.
+    case_timeout: float = _key("Seconds one case may run before the worker is killed.", 10.0, minimum=0.1,
+                               maximum=DAY)
+    import_timeout: float = _key("Seconds the submission's files may take to import.", 20.0, minimum=0.1,
+                                 maximum=DAY)
     total_budget: float = _key("Seconds for a whole grading run; must stay inside Gradescope's timeout.",
-                               480.0, minimum=1)
+                               480.0, minimum=1, maximum=DAY)
     worker_memory_mb: int = _key("Address-space limit of the process that runs student code, in MB.",
-                                 512, minimum=192)
+                                 512, minimum=192, maximum=1 << 20)
     output_limit_kb: int = _key("Kilobytes of a case's printed output kept for the feedback.", 10, minimum=1)
 
 
 @dataclass(frozen=True)
 class ToleranceSection:
     default: float = _key("Largest relative error |a - b| / max(floor, |a| + |b|) that still passes.",
-                          1e-6, minimum=0)
+                          1e-6, minimum=0, below=TOLERANCE_BELOW)
     floor: float = _key("Denominator floor of the relative error, for values near zero.", 1e-8, minimum=0)
     init_std: float = _key("Allowed relative deviation of a weight matrix's standard deviation from "
                            "weight_scale in the FullyConnectedNet init cases.", 0.15, minimum=0)
-    functions: Dict[str, float] = _key("Per-function overrides of the default tolerance.", factory=dict)
+    functions: Dict[str, float] = _key("Per-function overrides of the default tolerance.", factory=dict,
+                                       minimum=0, below=TOLERANCE_BELOW)
 
 
 @dataclass(frozen=True)
@@ -163,9 +175,7 @@ def _coerce(f, value, key, where):
     if isinstance(value, bool):  # TOML true/false is never a valid value here
         raise ConfigError(f"{where}: {key} must be a {_type_name(f.type)}; got {value!r}")
     if kind is float:
-        if not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ConfigError(f"{where}: {key} must be a number; got {value!r}")
-        value = float(value)
+        value = _number(value, key, where, "a number")
     elif kind is int:
         if not isinstance(value, int):
             raise ConfigError(f"{where}: {key} must be an integer; got {value!r}")
@@ -176,18 +186,35 @@ def _coerce(f, value, key, where):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: {key} must be a list of strings; got {value!r}")
         value = tuple(value)
-    elif kind is dict:
+    elif kind is dict:  # tolerance.functions: each value is checked as the key itself would be
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: {key} must be a table")
-        for sub, number in value.items():
-            if isinstance(number, bool) or not isinstance(number, (int, float)) or number < 0:
-                raise ConfigError(f"{where}: {key}.{sub} must be a number >= 0; got {number!r}")
-        value = {k: float(v) for k, v in value.items()}
+        return {sub: _in_range(_number(number, f"{key}.{sub}", where, "a number"), meta, f"{key}.{sub}", where)
+                for sub, number in value.items()}
     if meta["choices"] is not None and value not in meta["choices"]:
         raise ConfigError(f"{where}: {key} must be one of {', '.join(map(repr, meta['choices']))}; "
                           f"got {value!r}")
+    return _in_range(value, meta, key, where)
+
+
+def _number(value, key, where, kind):
+    """value as a float; raises ConfigError unless it is a finite number (not a bool, NaN or inf)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{where}: {key} must be {kind}; got {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{where}: {key} must be a finite number; got {value!r}")
+    return float(value)
+
+
+def _in_range(value, meta, key, where):
     if meta["minimum"] is not None and value < meta["minimum"]:
         raise ConfigError(f"{where}: {key} must be at least {meta['minimum']}; got {value!r}")
+    if meta["maximum"] is not None and value > meta["maximum"]:
+        raise ConfigError(f"{where}: {key} must be at most {meta['maximum']}; got {value!r}")
+    if meta["below"] is not None and value >= meta["below"]:
+        raise ConfigError(f"{where}: {key} must be less than {meta['below']:g}: the relative error "
+                          f"|a - b| / max(floor, |a| + |b|) is never more than 1, so a tolerance of "
+                          f"{meta['below']:g} or more passes every answer of the right shape; got {value!r}")
     return value
 
 
@@ -209,9 +236,10 @@ def _points(table, total, where):
     points = {}
     for name, value in table.items():
         _check_function(name, f"points.{name}", where)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        number = _number(value, f"points.{name}", where, "a number >= 0")
+        if number < 0:
             raise ConfigError(f"{where}: points.{name} must be a number >= 0; got {value!r}")
-        points[name] = float(value)
+        points[name] = number
     missing = [name for name in FUNCTION_NAMES if name not in points]
     if missing:
         raise ConfigError(f"{where}: [points] gives no points for {', '.join(missing)}; "
@@ -236,7 +264,7 @@ def _output_weights(table, where):
             if output not in outputs:
                 raise ConfigError(f"{where}: output_weights.{name}.{output} is not an output of {name}; "
                                   f"its outputs are {', '.join(outputs)}")
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            if _number(value, f"output_weights.{name}.{output}", where, "a number > 0") <= 0:
                 raise ConfigError(f"{where}: output_weights.{name}.{output} must be a number > 0; "
                                   f"got {value!r}")
         weights[name] = {output: float(given.get(output, 1.0)) for output in outputs}
@@ -255,6 +283,8 @@ def split_points(total, weights):
     if weight_sum == 0:
         return [0.0 for _ in weights]
     exact = [cents * w / weight_sum for w in weights]
+    if not all(math.isfinite(e) for e in exact):  # weights near the float limit: same ratios, scaled down
+        return split_points(total, [w / max(weights) for w in weights])
     floors = [math.floor(e) for e in exact]
     order = sorted(range(len(weights)), key=lambda i: (floors[i] - exact[i], i))
     for i in order[:cents - sum(floors)]:

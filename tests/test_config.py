@@ -92,3 +92,97 @@ def test_the_bad_config_error_reaches_the_command_line_as_one_line(tmp_path):
     assert finished.stderr.strip().splitlines() == [
         f"error: {project / 'assignment.toml'}: assignment.tie_rule must be one of 'all', 'split', 'first'; "
         f"got 'most'"]
+
+
+TOLERANCE_TOO_LOOSE = ("must be less than 1: the relative error |a - b| / max(floor, |a| + |b|) is never more "
+                       "than 1, so a tolerance of 1 or more passes every answer of the right shape")
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("[tolerance]\n", "[tolerance]\nfunctions = { conv_backward = nan }\n",
+     "tolerance.functions.conv_backward must be a finite number; got nan"),
+    ("[tolerance]\n", "[tolerance]\nfunctions = { conv_backward = inf }\n",
+     "tolerance.functions.conv_backward must be a finite number; got inf"),
+    ("default = 1e-6", "default = nan", "tolerance.default must be a finite number; got nan"),
+    ("floor = 1e-8", "floor = inf", "tolerance.floor must be a finite number; got inf"),
+    ("init_std = 0.15", "init_std = -inf", "tolerance.init_std must be a finite number; got -inf"),
+    ("conv_backward = { dx = 2,", "conv_backward = { dx = nan,",
+     "output_weights.conv_backward.dx must be a finite number; got nan"),
+    ("conv_backward = { dx = 2,", "conv_backward = { dx = inf,",
+     "output_weights.conv_backward.dx must be a finite number; got inf"),
+    ("conv_backward = 18", "conv_backward = nan", "points.conv_backward must be a finite number; got nan"),
+    ("conv_backward = 18", "conv_backward = inf", "points.conv_backward must be a finite number; got inf"),
+    ("total_points = 100", "total_points = inf", "assignment.total_points must be a finite number; got inf"),
+    ("case_timeout = 10 ", "case_timeout = nan ", "limits.case_timeout must be a finite number; got nan"),
+    ("total_budget = 480 ", "total_budget = inf ", "limits.total_budget must be a finite number; got inf"),
+    ("worker_memory_mb = 512", "worker_memory_mb = inf", "limits.worker_memory_mb must be an integer; got inf"),
+    ("output_limit_kb = 10 ", "output_limit_kb = nan ", "limits.output_limit_kb must be an integer; got nan"),
+])
+def test_nan_and_infinity_are_refused_wherever_the_config_reads_a_number(tmp_path, old, new, message):
+    path = config_with(tmp_path, old, new)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert str(raised.value) == f"{path}: {message}"
+
+
+@pytest.mark.parametrize("old, new, key, value", [
+    ("default = 1e-6", "default = 5.0", "tolerance.default", "5.0"),
+    ("default = 1e-6", "default = 1", "tolerance.default", "1.0"),
+    ("[tolerance]\n", "[tolerance]\nfunctions = { conv_backward = 1.5 }\n", "tolerance.functions.conv_backward",
+     "1.5"),
+])
+def test_a_tolerance_that_cannot_reject_any_answer_is_refused_with_the_bound(tmp_path, old, new, key, value):
+    path = config_with(tmp_path, old, new)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert str(raised.value) == f"{path}: {key} {TOLERANCE_TOO_LOOSE}; got {value}"
+
+
+def test_the_tolerance_bound_is_the_largest_relative_error_the_grader_can_measure():
+    import numpy as np
+
+    from grader.compare import compare_array
+    expected = np.array([[1.5, -2.0], [0.0, 3e-12]])
+    garbage = np.array([[-1e9, 7.0], [4.0, -5e-12]])  # wrong signs, a zero, values under the floor
+    assert compare_array(expected, garbage, tolerance=1.0).ok
+    assert not compare_array(expected, garbage, tolerance=0.999).ok
+    assert load_config(ROOT / "assignment.toml").tolerance.default < 1
+
+
+def test_a_tolerance_just_under_the_bound_is_accepted(tmp_path):
+    path = config_with(tmp_path, "[tolerance]\n", "[tolerance]\nfunctions = { conv_backward = 0.5 }\n")
+    config = load_config(path)
+    assert config.tolerance_for("conv_backward") == 0.5
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("case_timeout = 10 ", "case_timeout = 1e300 ", "limits.case_timeout must be at most 86400; got 1e+300"),
+    ("import_timeout = 20 ", "import_timeout = 1e20 ", "limits.import_timeout must be at most 86400; got 1e+20"),
+    ("worker_memory_mb = 512", "worker_memory_mb = 9000000000000000",
+     "limits.worker_memory_mb must be at most 1048576; got 9000000000000000"),
+    ("total_points = 100", "total_points = 1e307", "assignment.total_points must be at most 1000000; got 1e+307"),
+])
+def test_limits_too_large_for_the_operating_system_are_refused(tmp_path, old, new, message):
+    path = config_with(tmp_path, old, new)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert str(raised.value) == f"{path}: {message}"
+
+
+def test_a_nan_tolerance_is_refused_by_generate_before_it_can_pass_wrong_answers(tmp_path):
+    from grader.authoring.generate import generate
+    path = config_with(tmp_path, "[tolerance]\n", "[tolerance]\nfunctions = { conv_backward = nan }\n")
+    with pytest.raises(ConfigError, match=re.escape("tolerance.functions.conv_backward must be a finite number")):
+        generate(ROOT, path)
+
+
+def test_a_nan_output_weight_is_a_config_error_from_generate_not_a_crash(tmp_path):
+    from grader.authoring.generate import generate
+    path = config_with(tmp_path, "conv_backward = { dx = 2,", "conv_backward = { dx = nan,")
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: output_weights.conv_backward.dx must be a finite")):
+        generate(ROOT, path)
+
+
+def test_output_weights_near_the_float_limit_still_split_the_points_in_proportion():
+    assert split_points(18, [1e308, 1e308, 1e308]) == [6.0, 6.0, 6.0]
+    assert split_points(18, [1e307]) == [18.0]
