@@ -122,9 +122,16 @@ def _add_case_options(parser):
 
 
 def _config_beside(args):
-    """The --config file, or assignment.toml beside the cases; None if there is none."""
+    """The --config file, which must exist, or else assignment.toml beside the cases, if there is one."""
     from pathlib import Path
-    config = Path(args.config) if args.config else Path(args.cases).parent / "assignment.toml"
+    if args.config:
+        config = Path(args.config)
+        if not config.is_file():
+            problem = "not found" if not config.exists() else "is not a file"
+            raise UserError(f"config file {config} {problem}; give --config an assignment.toml, or leave "
+                            f"it out to use the one beside the cases")
+        return config
+    config = Path(args.cases).parent / "assignment.toml"
     return config if config.is_file() else None
 
 

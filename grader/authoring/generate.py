@@ -2,6 +2,7 @@
 
 Steps, in order:
 1. load and validate assignment.toml, and check that its hidden cases exist;
+   import the project's reference/ (by path, so that --project means that folder's);
 2. render the student template (the recorded interface is read from it);
 3. for every case: draw the inputs with the case's seed, run the reference on
    them through the same call path the worker uses, and run every catalog
@@ -9,6 +10,8 @@ Steps, in order:
 4. write one .npz per case and a manifest with every file's SHA-256.
 `--check` does steps 1-3 in memory and compares with the files on disk, byte for byte.
 """
+import importlib
+import sys
 import types
 import zlib
 from dataclasses import dataclass
@@ -27,6 +30,9 @@ from . import casespecs, docs, template
 
 TEMPLATE_DIR = "student_template"
 CASES_DIR = "test_cases"
+REFERENCE_DIR = "reference"
+REFERENCE_FILES = ("layers.py", "fc_net.py", "mistakes.py", "gradient_check.py")
+_REFERENCE_PACKAGE = "_project_reference"
 
 
 @dataclass
@@ -38,11 +44,12 @@ class Generated:
 
 def generate(project=".", config_path=None):
     """Render every generated file in memory: {relative path: bytes}."""
-    # Deferred: reference/ is instructor code, never shipped with the grader runtime.
-    from reference import fc_net, layers, mistakes
-
     project = Path(project)
+    if not project.is_dir():
+        raise UserError(f"{project}: no such folder; give --project the folder that holds "
+                        f"{REFERENCE_DIR}/ and assignment.toml")
     config = load_config(config_path or project / "assignment.toml")
+    layers, fc_net, mistakes = load_reference(project)
     specs = casespecs.CASES
     known = {spec.id for spec in specs}
     for case_id in config.cases.hidden:
@@ -50,7 +57,7 @@ def generate(project=".", config_path=None):
             raise ConfigError(f"{config.path}: cases.hidden names unknown case {case_id!r}; "
                               f"the cases are listed by `python -m grader generate --list`")
     files = {}
-    template_files = template.render_template(project / "reference", config.assignment.tie_rule)
+    template_files = template.render_template(project / REFERENCE_DIR, config.assignment.tie_rule)
     for name, text in template_files.items():
         files[f"{TEMPLATE_DIR}/{name}"] = text.encode("utf-8")
 
@@ -105,6 +112,30 @@ def generate(project=".", config_path=None):
         files["README.md"] = docs.update_readme(readme.read_text(encoding="utf-8"), config, manifest,
                                                 mistake_table).encode("utf-8")
     return Generated(files, len(cases), sum(len(c["mistakes"]) for c in cases))
+
+
+def load_reference(project):
+    """PROJECT/reference/ imported afresh: its (layers, fc_net, mistakes) modules.
+
+    Imported by path under a private package name, so that the cases come from the
+    same files as the template whatever folder Python runs in and whatever else is
+    importable as `reference`. (reference/ is instructor code, never shipped with the
+    grader runtime.)
+    """
+    folder = Path(project) / REFERENCE_DIR
+    missing = [name for name in REFERENCE_FILES if not (folder / name).is_file()]
+    if missing:
+        what = "no such folder" if not folder.is_dir() else f"no {', '.join(missing)}"
+        raise UserError(f"{folder}: {what}; generating needs the reference solution there "
+                        f"({', '.join(REFERENCE_FILES)})")
+    for name in [n for n in sys.modules if n == _REFERENCE_PACKAGE or n.startswith(_REFERENCE_PACKAGE + ".")]:
+        del sys.modules[name]  # read the files again: they may have changed since the last generation
+    package = types.ModuleType(_REFERENCE_PACKAGE, "The reference solution being generated from.")
+    package.__path__ = [str(folder)]
+    sys.modules[_REFERENCE_PACKAGE] = package
+    importlib.invalidate_caches()
+    return tuple(importlib.import_module(f"{_REFERENCE_PACKAGE}.{module}")
+                 for module in ("layers", "fc_net", "mistakes"))
 
 
 def _with_tie_rule(layers, rule):
@@ -215,11 +246,18 @@ def write(generated, project=".", prune=False):
 def require_up_to_date(project, what):
     """Raise UserError unless the generated files on disk are what a fresh generation writes."""
     problems = check(generate(project), project)
-    if problems:
-        listed = ", ".join(path for path, _ in problems[:3])
-        raise UserError(f"the generated files are out of date ({listed}{', ...' if len(problems) > 3 else ''}); "
-                        f"run `python -m grader generate` first, so that {what} grades with what "
-                        f"assignment.toml says")
+    if not problems:
+        return
+    absent = [folder for folder in (TEMPLATE_DIR, CASES_DIR) if not (Path(project) / folder).is_dir()]
+    missing = [f"{folder}/" for folder in absent] + [path for path, problem in problems if problem == "missing"
+                                                     and path.split("/")[0] not in absent]
+    state, paths = (f"missing from {project}", missing) if missing else ("out of date", [p for p, _ in problems])
+    listed = ", ".join(paths[:3]) + (", ..." if len(paths) > 3 else "")
+    command = "python -m grader generate"
+    if Path(project).resolve() != Path.cwd().resolve():
+        command += f" --project {project}"
+    raise UserError(f"the generated files are {state} ({listed}); run `{command}` first, so that {what} "
+                    f"grades with what assignment.toml says")
 
 
 def check(generated, project="."):

@@ -10,6 +10,7 @@ import io
 import zipfile
 from pathlib import Path
 
+from ..errors import UserError
 from . import generate
 
 HERE = Path(__file__).resolve().parent
@@ -50,9 +51,20 @@ def build_package(project=".", out=None):
     files.update(runtime_files())
     files.update(case_files(project / "test_cases"))
     out = Path(out) if out else project / "dist" / "autograder.zip"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(zip_bytes(files, executable={"setup.sh", "run_autograder"}))
+    write_zip(out, zip_bytes(files, executable={"setup.sh", "run_autograder"}))
     return out, files
+
+
+def write_zip(out, data):
+    """Write a built zip, creating its folder; a path that cannot be written is a UserError."""
+    out = Path(out)
+    if out.is_dir():
+        raise UserError(f"{out}: is a folder; give --out the path of the .zip to write")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+    except OSError as exc:
+        raise UserError(f"{out}: cannot write the zip ({exc.strerror or exc})") from None
 
 
 def zip_bytes(files, executable=()):

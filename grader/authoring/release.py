@@ -19,7 +19,7 @@ import jinja2
 from ..cases import MANIFEST, manifest_bytes
 from ..errors import UserError
 from . import generate
-from .package import runtime_files, zip_bytes
+from .package import runtime_files, write_zip, zip_bytes
 
 RELEASE = Path(__file__).resolve().parent / "release"
 TEMPLATE_FILES = ("layers.py", "fc_net.py", "gradient_check.py")   # from student_template/
@@ -52,8 +52,7 @@ def build_release(project=".", out=None):
         files[f"test_cases/{name}"] = (cases_dir / name).read_bytes()
 
     out = Path(out) if out else project / "dist" / "release.zip"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(zip_bytes(files))
+    write_zip(out, zip_bytes(files))
     return out, files
 
 

@@ -1,0 +1,110 @@
+"""What the command line says when a file it needs is missing: one line naming it, exit status 2."""
+import shutil
+from argparse import Namespace
+
+import pytest
+
+from grader.cli import _config_beside, main
+from helpers import ROOT, write_solution
+
+
+def run(capsys, *argv):
+    """(exit status, stderr lines) of `python -m grader ARGV`, run in this process."""
+    status = main([str(arg) for arg in argv])
+    return status, capsys.readouterr().err.strip().splitlines()
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A project with a config and the reference, but nothing generated yet."""
+    root = tmp_path / "project"
+    shutil.copytree(ROOT / "reference", root / "reference", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "assignment.toml", root / "assignment.toml")
+    return root
+
+
+REFERENCE_FILES = "(layers.py, fc_net.py, mistakes.py, gradient_check.py)"
+
+
+def test_generate_without_a_reference_folder_names_the_missing_folder(capsys, project):
+    shutil.rmtree(project / "reference")
+    assert run(capsys, "generate", "--check", "--project", project) == (2, [
+        f"error: {project / 'reference'}: no such folder; generating needs the reference solution there "
+        f"{REFERENCE_FILES}"])
+
+
+def test_generate_without_reference_layers_names_the_missing_file(capsys, project):
+    (project / "reference" / "layers.py").unlink()
+    assert run(capsys, "generate", "--project", project) == (2, [
+        f"error: {project / 'reference'}: no layers.py; generating needs the reference solution there "
+        f"{REFERENCE_FILES}"])
+
+
+def test_generate_without_assignment_toml_names_the_missing_config(capsys, project):
+    (project / "assignment.toml").unlink()
+    status, err = run(capsys, "generate", "--check", "--project", project)
+    assert (status, err[0].split(". ")[0]) == (2, f"error: {project / 'assignment.toml'}: no such file")
+
+
+def test_generate_for_a_project_folder_that_does_not_exist_says_so(capsys, tmp_path):
+    assert run(capsys, "generate", "--project", tmp_path / "nowhere") == (2, [
+        f"error: {tmp_path / 'nowhere'}: no such folder; give --project the folder that holds reference/ and "
+        f"assignment.toml"])
+
+
+def test_generate_reads_the_reference_of_the_project_it_is_given(capsys, project):
+    layers = project / "reference" / "layers.py"
+    layers.write_text(layers.read_text().replace("    out = x.reshape(x.shape[0], -1) @ w + b",
+                                                 "    out = x.reshape(x.shape[0], -1) @ w + 2 * b", 1))
+    assert "+ 2 * b" in layers.read_text()
+    from grader.authoring.generate import generate
+    ours, theirs = generate(ROOT).files, generate(project).files
+    affine = "test_cases/public/affine_forward--two-dim-input.npz"
+    assert affine in ours and ours[affine] != theirs[affine]
+
+
+@pytest.mark.parametrize("command", ["package", "release"])
+def test_package_and_release_without_generated_files_say_to_generate_first(capsys, project, command):
+    what = {"package": "the package", "release": "the release"}[command]
+    assert run(capsys, command, "--project", project, "--out", project / "out.zip") == (2, [
+        f"error: the generated files are missing from {project} (student_template/, test_cases/); run "
+        f"`python -m grader generate --project {project}` first, so that {what} grades with what "
+        f"assignment.toml says"])
+
+
+def test_a_release_without_test_cases_names_the_missing_folder(capsys, project):
+    assert main(["generate", "--project", str(project)]) == 0
+    shutil.rmtree(project / "test_cases")
+    capsys.readouterr()
+    status, err = run(capsys, "release", "--project", project, "--out", project / "out.zip")
+    assert status == 2
+    assert err[0].startswith(f"error: the generated files are missing from {project} (test_cases/); run")
+
+
+def test_package_into_a_folder_asks_for_the_zip_path(capsys, project, tmp_path):
+    assert main(["generate", "--project", str(project)]) == 0
+    capsys.readouterr()
+    assert run(capsys, "package", "--project", project, "--out", tmp_path) == (2, [
+        f"error: {tmp_path}: is a folder; give --out the path of the .zip to write"])
+
+
+def test_an_explicit_config_that_does_not_exist_is_an_error(capsys, tmp_path):
+    submission = write_solution(tmp_path / "s")
+    assert run(capsys, "grade", submission, "--config", tmp_path / "nonexistent.toml", "--out", tmp_path / "out",
+               "--quiet") == (2, [
+        f"error: config file {tmp_path / 'nonexistent.toml'} not found; give --config an assignment.toml, or "
+        f"leave it out to use the one beside the cases"])
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_explicit_config_that_is_a_folder_is_an_error(capsys, tmp_path):
+    status, err = run(capsys, "batch", tmp_path, "--config", tmp_path, "--out", tmp_path / "out")
+    assert (status, err[0].split(";")[0]) == (2, f"error: config file {tmp_path} is not a file")
+
+
+def test_the_implicit_config_beside_the_cases_stays_optional(tmp_path):
+    args = Namespace(config=None, cases=str(tmp_path / "test_cases"))
+    (tmp_path / "test_cases").mkdir()
+    assert _config_beside(args) is None
+    (tmp_path / "assignment.toml").write_text("")
+    assert _config_beside(args) == tmp_path / "assignment.toml"
