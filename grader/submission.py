@@ -1,19 +1,28 @@
 """Finding a student's files in a folder or a .zip, however the upload arrived.
 
 Students upload `layers.py` and `fc_net.py` at the top level, or a zip whose
-files sit inside a folder (often one named after the assignment), sometimes with
-macOS's `__MACOSX/` and `._*` shadows, `__pycache__/` and `.pyc` files. The
-grader takes the shallowest `layers.py` (and `fc_net.py`) it finds, and copies
-the folder holding it. Ambiguity and absence become problems the feedback names;
-everything that can still be graded is.
+files sit inside a folder (often one named after the assignment), or two (macOS
+unzips the release into a folder of its own, and a student zips the folder that
+holds it), sometimes with macOS's `__MACOSX/` and `._*` shadows, `__pycache__/` and `.pyc`
+files. The grader takes the shallowest `layers.py` (and `fc_net.py`) at most two
+folders down, and copies the folder holding it. Ambiguity and absence become
+problems the feedback names; everything that can still be graded is. A zip that
+cannot be read (not a zip, damaged, encrypted) is a UserError.
 """
 import os
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Dict, List, Optional
 
 from .errors import UserError
+
+try:
+    from lzma import LZMAError
+except ImportError:  # a Python without lzma: zipfile then refuses lzma members with a RuntimeError
+    LZMAError = RuntimeError
 
 REQUIRED = ("layers.py", "fc_net.py")
 # Folders that are never part of a submission: editors' and tools' litter, virtual
@@ -24,7 +33,12 @@ IGNORED_DIRS = {"__MACOSX", "__pycache__", ".git", ".ipynb_checkpoints", ".idea"
                 "reports", "site-packages"}
 MAX_FILES = 1000
 MAX_BYTES = 50 << 20
-MAX_DEPTH = 3
+MAX_FOLDERS = 2   # how far below the top of the submission layers.py and fc_net.py are looked for
+# What reading a damaged or unsupported zip raises, besides BadZipFile (which covers bad CRCs):
+# a damaged deflate, bzip2 or lzma stream, data that ends early, offsets that point nowhere,
+# encryption and unsupported compression methods (RuntimeError, NotImplementedError).
+UNREADABLE_ZIP = (zipfile.BadZipFile, zlib.error, LZMAError, EOFError, OSError, RuntimeError, ValueError,
+                  struct.error, OverflowError)
 
 
 @dataclass
@@ -62,10 +76,12 @@ def locate(name, entries):
     entries = {p: data for p, data in entries.items() if not _ignored(p)}
     found = {}
     problems, notes = {}, []
+    too_deep = {}
     for required in REQUIRED:
-        candidates = [p for p in entries if PurePosixPath(p).name == required
-                      and len(PurePosixPath(p).parts) <= MAX_DEPTH]
+        named = sorted(p for p in entries if PurePosixPath(p).name == required)
+        candidates = [p for p in named if len(PurePosixPath(p).parts) <= MAX_FOLDERS + 1]
         if not candidates:
+            too_deep[required] = named
             continue
         depth = min(len(PurePosixPath(p).parts) for p in candidates)
         shallowest = sorted(p for p in candidates if len(PurePosixPath(p).parts) == depth)
@@ -94,12 +110,20 @@ def locate(name, entries):
             modules[module] = relative
         else:
             modules[module] = None
-            problems.setdefault(module, f"{required} is missing from the submission")
+            problems.setdefault(module, _missing(required, too_deep.get(required)))
     if root not in (".", "") and found:
         notes.append(f"the files were found inside the folder {root}/")
     if len(roots) > 1 and not notes:
         notes.append("layers.py and fc_net.py were found in different folders")
     return Submission(name, files, modules, problems, notes)
+
+
+def _missing(required, too_deep):
+    if not too_deep:
+        return f"{required} is missing from the submission"
+    return (f"{required} is missing from the submission: {too_deep[0]} is more than {MAX_FOLDERS} folders "
+            f"down, deeper than the grader looks; put {required} at the top of the submission, or at most "
+            f"{MAX_FOLDERS} folders down")
 
 
 def _relative(path, root):
@@ -128,9 +152,12 @@ def _folder_entries(root):
             relative = file.relative_to(root).as_posix()
             if _ignored(relative):
                 continue
-            total += file.stat().st_size
-            _check_size(root, len(entries) + 1, total)
-            entries[relative] = file.read_bytes()
+            try:
+                total += file.stat().st_size
+                _check_size(root, len(entries) + 1, total)
+                entries[relative] = file.read_bytes()
+            except OSError as exc:
+                raise UserError(f"{file}: cannot read it ({exc.strerror or exc})") from None
     return entries
 
 
@@ -145,10 +172,21 @@ def _zip_entries(path):
                     continue
                 total += info.file_size
                 _check_size(path, len(entries) + 1, total)
-                entries[str(PurePosixPath(*parts))] = archive.read(info)
-    except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
-        raise UserError(f"{path}: cannot read the zip file ({exc})") from None
+                if info.flag_bits & 0x1:
+                    raise UserError(f"{path}: cannot read the zip file ({name} is encrypted); make the zip "
+                                    f"again without a password")
+                try:
+                    entries[str(PurePosixPath(*parts))] = archive.read(info)
+                except UNREADABLE_ZIP as exc:
+                    raise UserError(f"{path}: cannot read the zip file ({name} is damaged or cannot be "
+                                    f"unpacked: {_reason(exc)}); make the zip again") from None
+    except UNREADABLE_ZIP as exc:
+        raise UserError(f"{path}: cannot read the zip file ({_reason(exc)})") from None
     return entries
+
+
+def _reason(exc):
+    return str(exc) or {EOFError: "the compressed data ends early"}.get(type(exc), type(exc).__name__)
 
 
 def _check_size(where, count, total):

@@ -2,12 +2,13 @@
 import subprocess
 import sys
 import zipfile
+import zlib
 
 import pytest
 
 from grader.errors import UserError
-from grader.submission import MAX_FILES, load_submission
-from helpers import write_solution
+from grader.submission import MAX_FILES, MAX_FOLDERS, load_submission
+from helpers import ROOT, write_solution
 
 
 def test_virtual_environments_and_tool_folders_are_not_part_of_a_submission(tmp_path):
@@ -52,3 +53,82 @@ def test_a_file_that_is_neither_a_folder_nor_a_zip_is_refused(tmp_path):
     (tmp_path / "layers.py").write_text("x = 1\n")
     with pytest.raises(UserError, match="not a folder or a .zip file"):
         load_submission(tmp_path / "layers.py")
+
+
+def zip_with_damaged_deflate_data(path):
+    """A zip whose sub/layers.py has bytes overwritten in the middle of its deflate stream."""
+    text = "".join(f"def f{i}(x):\n    return x * {i} + {i * i % 7}\n" for i in range(400)).encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("sub/layers.py", text)
+        archive.writestr("sub/fc_net.py", "X = 1\n")
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("sub/layers.py")
+    data = bytearray(path.read_bytes())
+    name_length, extra_length = int.from_bytes(data[info.header_offset + 26:info.header_offset + 28], "little"), \
+        int.from_bytes(data[info.header_offset + 28:info.header_offset + 30], "little")
+    middle = info.header_offset + 30 + name_length + extra_length + info.compress_size // 2
+    data[middle:middle + 16] = b"\xff" * 16
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_zip_with_damaged_compressed_data_cannot_be_read_and_says_which_file(tmp_path):
+    upload = zip_with_damaged_deflate_data(tmp_path / "upload.zip")
+    with zipfile.ZipFile(upload) as archive, pytest.raises(zlib.error):
+        archive.read("sub/layers.py")  # what zipfile itself raises: not a BadZipFile
+    with pytest.raises(UserError) as raised:
+        load_submission(upload)
+    assert str(raised.value).startswith(f"{upload}: cannot read the zip file (sub/layers.py is damaged or cannot "
+                                        f"be unpacked: Error -3 while decompressing data: ")
+    assert str(raised.value).endswith("); make the zip again")
+
+
+def test_grading_a_damaged_zip_reports_that_the_submission_could_not_be_read(tmp_path, capsys):
+    from grader.cli import main
+    upload = zip_with_damaged_deflate_data(tmp_path / "upload.zip")
+    assert main(["grade", str(upload), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert (f"  problem: the submission could not be read: {upload}: cannot read the zip file "
+            f"(sub/layers.py is damaged or cannot be unpacked: Error -3 while decompressing data") in out
+    assert "total                       0 / 100" in out
+
+
+def test_an_encrypted_zip_is_refused_with_the_fix(tmp_path):
+    upload = tmp_path / "upload.zip"
+    with zipfile.ZipFile(upload, "w") as archive:
+        archive.writestr("layers.py", "x = 1\n")
+    data = bytearray(upload.read_bytes())
+    for signature, flags_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # local and central headers
+        data[data.index(signature) + flags_at] |= 0x1  # the flag a password-protected member carries
+    upload.write_bytes(bytes(data))
+    with pytest.raises(UserError) as raised:
+        load_submission(upload)
+    assert str(raised.value) == (f"{upload}: cannot read the zip file (layers.py is encrypted); make the zip "
+                                 f"again without a password")
+
+
+def test_files_two_folders_down_are_found_as_the_readme_says(tmp_path):
+    solution = write_solution(tmp_path / "s")
+    upload = tmp_path / "upload.zip"
+    with zipfile.ZipFile(upload, "w") as archive:
+        for name in ("layers.py", "fc_net.py"):
+            archive.write(solution / name, f"hw3/release/{name}")
+            archive.writestr(f"__MACOSX/hw3/release/._{name}", "junk")
+    submission = load_submission(upload)
+    assert submission.modules == {"layers": "layers.py", "fc_net": "fc_net.py"} and not submission.problems
+    assert submission.notes == ["the files were found inside the folder hw3/release/"]
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert MAX_FOLDERS == 2 and "at the top or at most two folders down" in readme
+
+
+def test_files_deeper_than_two_folders_are_a_problem_that_names_where_they_are(tmp_path):
+    solution = write_solution(tmp_path / "s")
+    upload = tmp_path / "upload.zip"
+    with zipfile.ZipFile(upload, "w") as archive:
+        archive.write(solution / "layers.py", "a/b/c/layers.py")
+        archive.write(solution / "fc_net.py", "a/fc_net.py")
+    submission = load_submission(upload)
+    assert submission.modules["layers"] is None
+    assert submission.problems == {"layers": "layers.py is missing from the submission: a/b/c/layers.py is more "
+                                             "than 2 folders down, deeper than the grader looks; put layers.py at "
+                                             "the top of the submission, or at most 2 folders down"}
