@@ -163,7 +163,7 @@ def build_parser():
                                    "results.json (Gradescope's format) and report.html, and prints a "
                                    "summary. Exits 0 whenever grading completed, whatever the score.")
     p.add_argument("submission", help="folder or .zip holding layers.py and fc_net.py (may be nested "
-                                      "one folder deep)")
+                                      "at most two folders deep)")
     p.add_argument("--out", help="where to write results.json and report.html "
                                  "(default: reports/<submission name>/)")
     _add_case_options(p)
