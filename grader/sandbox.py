@@ -125,10 +125,8 @@ def open_sandbox(protected_read=(), protected_write=(), memory_mb=512, cpu_secon
         os.chmod(workdir, 0o700)
         sandbox = Sandbox(base, workdir, "", memory_mb, cpu_seconds, uid, gid, user, lock=lock)
         kill_user_processes(sandbox)  # anything a crashed earlier run of this user left behind
-        check_output_dirs(sandbox, protected_write)
-        sandbox.notices += seal_dirs(sandbox, sealed, fix_permissions)
-        sandbox.notices += secure_paths(sandbox, protected_read, protected_write, fix_permissions)
-        sandbox.python = python or worker_python(sandbox)
+        own_python = secure(sandbox, protected_read, protected_write, sealed, fix_permissions)
+        sandbox.python = python or worker_python(sandbox, own_python)
         return sandbox
     except BaseException:
         shutil.rmtree(base, ignore_errors=True)
@@ -235,95 +233,95 @@ def _walk(root):
                 yield os.path.join(directory, name)
 
 
-def secure_paths(sandbox, protected_read, protected_write, fix_permissions):
-    """Make sure the sandbox user can neither read nor write the protected paths."""
-    protected_read = [str(Path(p).resolve()) for p in protected_read if Path(p).exists()]
-    protected_write = [str(Path(p).resolve()) for p in protected_write if Path(p).exists()]
-    read_paths = [path for root in protected_read for path in _walk(root)]
-    write_paths = [path for root in protected_write for path in _walk(root)]
-    found = _as_user(sandbox, lambda: _reachable(read_paths, write_paths))
-    if not found:
-        return []
-    if not fix_permissions:
-        raise UserError(_exposed_message(sandbox, found))
-    notices = []
-    exposed = {path for _, path in found}
-    for root in protected_read + protected_write:
-        if not any(path == root or path.startswith(root + os.sep) for path in exposed):
-            continue
-        changed = _remove_other_access(root)
-        if changed:
-            notice = (f"removed other users' access to {root} ({changed} path(s)), so that the "
-                      f"sandbox user {sandbox.user!r} cannot reach the grader's data")
-            print(f"note: {notice}", file=sys.stderr)  # now, in case a later step fails
-            notices.append(notice)
-    remaining = _as_user(sandbox, lambda: _reachable(read_paths, write_paths))
-    if remaining:
-        raise UserError(_exposed_message(sandbox, remaining))
-    return notices
+def secure(sandbox, protected_read, protected_write, sealed, fix_permissions):
+    """Make sure the sandbox user can reach nothing of the grader's; True if it can run our Python.
 
+    protected_read: paths it must not read. Every file under them is checked, since
+    a directory it cannot list may still hold files it can open by name.
+    protected_write: output folders it must neither write nor redirect.
+    sealed: folders it must not enter, list or write. Only each folder itself is
+    checked and changed, so nothing inside needs walking, however large it is.
 
-def seal_dirs(sandbox, folders, fix_permissions):
-    """Make sure the sandbox user can neither enter, list nor write any of these folders.
-
-    Only each folder itself is changed (other users lose all access to it), so
-    nothing inside it needs walking, however large it is.
+    Everything is checked in one probe that runs as the sandbox user; a second
+    probe runs only if access had to be taken away.
     """
-    folders = [str(Path(f).resolve()) for f in folders if Path(f).is_dir()]
     temporary = os.path.realpath(tempfile.gettempdir())
-    for folder in folders:
+    sealed = [str(Path(f).resolve()) for f in sealed if Path(f).is_dir()]
+    for folder in sealed:
         if folder == os.sep or temporary == folder or temporary.startswith(folder + os.sep):
             raise UserError(f"refusing to grade: the project folder {folder} would have to be closed to "
                             f"other users, but it holds the system's temporary folder; keep the test "
                             f"cases and the reference in a folder of their own")
-    open_ = _as_user(sandbox, lambda: [f for f in folders if _enterable(f)])
-    if not open_:
-        return []
+    outputs = [Path(p).resolve() for p in protected_write if Path(p).is_dir()]
+    above = _check_output_owners(outputs)
+    protected_read = [str(Path(p).resolve()) for p in protected_read if Path(p).exists()]
+    protected_write = [str(p) for p in outputs]
+    read_paths = [path for root in protected_read for path in _walk(root)]
+    write_paths = [path for root in protected_write for path in _walk(root)]
+    own = _own_python()
+
+    def probe():
+        return {"exposed": ([["enter", f] for f in sealed if _enterable(f)]
+                            + _reachable(read_paths, write_paths)),
+                "rename": [p for p in above if os.access(p, os.W_OK)],
+                "python": _can_run(*own)}
+    found = _as_user(sandbox, probe)
+    for path in found["rename"]:
+        if not os.stat(path).st_mode & stat.S_ISVTX:
+            folder = next(o for o in protected_write if o.startswith(path.rstrip(os.sep) + os.sep))
+            raise UserError(f"refusing to write results into {folder}: the sandbox user {sandbox.user!r} may "
+                            f"rename entries in {path}; choose an output folder that only you can change")
+    if not found["exposed"]:
+        return found["python"]
     if not fix_permissions:
-        raise UserError(_exposed_message(sandbox, [["enter", f] for f in open_]))
-    notices = []
-    for folder in open_:
-        mode = stat.S_IMODE(os.stat(folder).st_mode)
-        os.chmod(folder, mode & ~0o007)
-        notice = (f"removed other users' access to {folder}, so that the sandbox user {sandbox.user!r} "
-                  f"cannot reach the reference solution, test cases or reports in it")
-        print(f"note: {notice}", file=sys.stderr)
-        notices.append(notice)
-    remaining = _as_user(sandbox, lambda: [["enter", f] for f in folders if _enterable(f)])
-    if remaining:
-        raise UserError(_exposed_message(sandbox, remaining))
-    return notices
+        raise UserError(_exposed_message(sandbox, found["exposed"]))
+    exposed = {path for _, path in found["exposed"]}
+    for folder in sealed:
+        if folder in exposed:
+            os.chmod(folder, stat.S_IMODE(os.stat(folder).st_mode) & ~0o007)
+            _notice(sandbox, f"removed other users' access to {folder}, so that the sandbox user "
+                             f"{sandbox.user!r} cannot reach the reference solution, test cases or "
+                             f"reports in it")
+    for root in protected_read + protected_write:
+        if any(path == root or path.startswith(root + os.sep) for path in exposed):
+            changed = _remove_other_access(root)
+            if changed:
+                _notice(sandbox, f"removed other users' access to {root} ({changed} path(s)), so that the "
+                                 f"sandbox user {sandbox.user!r} cannot reach the grader's data")
+    found = _as_user(sandbox, probe)
+    if found["exposed"]:
+        raise UserError(_exposed_message(sandbox, found["exposed"]))
+    return found["python"]
+
+
+def _notice(sandbox, notice):
+    sandbox.notices.append(notice)
+    print(f"note: {notice}", file=sys.stderr)  # now, in case a later step fails
 
 
 def _enterable(folder):
     return any(os.access(folder, how) for how in (os.R_OK, os.W_OK, os.X_OK))
 
 
-def check_output_dirs(sandbox, folders):
+def _check_output_owners(outputs):
     """Refuse output folders that the sandbox user could swap for a link while grading.
 
-    Results are written by root. If the sandbox user owns the output folder, or
-    one of the folders above it, or may rename entries in one of them, its code
-    could redirect those writes to any file on the machine.
+    Results are written by root. If a sandbox user owns an output folder or one
+    of the folders above it, its code could redirect those writes to any file on
+    the machine. Returns the folders above the outputs: the probe checks that the
+    sandbox user may not rename entries in them either (sticky ones like /tmp aside).
     """
     uids = _sandbox_uids()
-    for folder in folders:
-        folder = Path(folder).resolve()
-        if not folder.is_dir():
-            continue
-        chain = [folder, *folder.parents]
-        for path in chain:
+    above = []
+    for folder in outputs:
+        for path in [folder, *folder.parents]:
             info = os.lstat(path)
             if info.st_uid in uids:
                 raise UserError(f"refusing to write results into {folder}: {path} belongs to the sandbox "
                                 f"user {pwd.getpwuid(info.st_uid).pw_name!r}, whose code could redirect "
                                 f"the grader's writes; choose another output folder")
-        writable = _as_user(sandbox, lambda: [str(p) for p in chain[1:] if os.access(p, os.W_OK)])
-        for path in writable:
-            if not os.stat(path).st_mode & stat.S_ISVTX:
-                raise UserError(f"refusing to write results into {folder}: the sandbox user "
-                                f"{sandbox.user!r} may rename entries in {path}; choose an output folder "
-                                f"that only you can change")
+        above += [str(p) for p in folder.parents if str(p) not in above]
+    return above
 
 
 def _sandbox_uids():
@@ -356,19 +354,17 @@ def _exposed_message(sandbox, found):
             f"`chmod -R o-rwx` on it, and make sure the user is in none of its groups).")
 
 
-def worker_python(sandbox):
+def worker_python(sandbox, own_usable=None):
     """An interpreter with NumPy that the sandbox user can run.
 
     The grader's own Python is checked with a quick access test as the sandbox
-    user. Other candidates are tried by running them as that user, and the answer
-    is remembered in the root-only lock folder until the interpreter changes.
+    user (own_usable: that test's answer, if it ran already). Other candidates
+    are tried by running them as that user, and the answer is remembered in the
+    root-only lock folder until the interpreter changes.
     """
-    import importlib.util
-    spec = importlib.util.find_spec("numpy")
-    own = os.path.realpath(sys.executable)
-    numpy_dir = os.path.dirname(os.path.realpath(spec.origin)) if spec and spec.origin else "/nonexistent"
-    if _as_user(sandbox, lambda: os.access(own, os.X_OK) and os.access(numpy_dir, os.R_OK | os.X_OK)
-                and os.access(os.path.join(numpy_dir, "__init__.py"), os.R_OK)):
+    if own_usable is None:
+        own_usable = _as_user(sandbox, lambda: _can_run(*_own_python()))
+    if own_usable:
         return sys.executable
     candidates = [os.environ.get("BPGRADER_WORKER_PYTHON"), "/usr/bin/python3", "/usr/local/bin/python3"]
     tried = [sys.executable]
@@ -393,6 +389,19 @@ def worker_python(sandbox):
                     f"(tried {', '.join(tried)}). Install Python and NumPy system-wide, as "
                     f"Gradescope's setup.sh does, or set BPGRADER_WORKER_PYTHON to an interpreter "
                     f"outside /root that has NumPy.")
+
+
+def _own_python():
+    """(interpreter, NumPy's folder) of the grader's own Python, for _can_run as the sandbox user."""
+    import importlib.util
+    spec = importlib.util.find_spec("numpy")
+    numpy_dir = os.path.dirname(os.path.realpath(spec.origin)) if spec and spec.origin else "/nonexistent"
+    return os.path.realpath(sys.executable), numpy_dir
+
+
+def _can_run(python, numpy_dir):
+    return (os.access(python, os.X_OK) and os.access(numpy_dir, os.R_OK | os.X_OK)
+            and os.access(os.path.join(numpy_dir, "__init__.py"), os.R_OK))
 
 
 def _probe_cache():

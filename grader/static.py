@@ -55,7 +55,8 @@ def check_module(module, filename, source, interface, helper_sources=None, forbi
                               "message": "Python cannot parse this file: an expression in it is nested too "
                                          "deeply or is too long"}
         return check
-    check.forbidden = forbidden_imports(tree, filename, forbidden)
+    nodes = list(ast.walk(tree))  # walked once, for both scans below
+    check.forbidden = forbidden_imports(tree, filename, forbidden, nodes)
     for name, other in (helper_sources or {}).items():
         try:
             check.forbidden += forbidden_imports(ast.parse(other, name), name, forbidden)
@@ -63,7 +64,7 @@ def check_module(module, filename, source, interface, helper_sources=None, forbi
             pass
     for name, params in interface.items():
         check.functions[name] = check_signature(tree, name, params, filename)
-    check.layer_names = sorted(_layer_names_used(tree))
+    check.layer_names = sorted(_layer_names_used(nodes))
     return check
 
 
@@ -143,11 +144,11 @@ def _bound(body, name):
     return False
 
 
-def forbidden_imports(tree, filename, forbidden):
+def forbidden_imports(tree, filename, forbidden, nodes=None):
     """[(package, file, line)] for every import of a forbidden top-level package."""
     forbidden = set(forbidden)
     found = []
-    for node in ast.walk(tree):
+    for node in nodes if nodes is not None else ast.walk(tree):
         names = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
@@ -166,10 +167,10 @@ def forbidden_imports(tree, filename, forbidden):
     return found
 
 
-def _layer_names_used(tree):
-    """Names fc_net.py takes from layers: `from layers import x` and `layers.x`."""
+def _layer_names_used(nodes):
+    """Names fc_net.py takes from layers: `from layers import x` and `layers.x` (nodes: its AST, walked)."""
     used = set()
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.ImportFrom) and node.module == "layers":
             used.update(alias.name for alias in node.names)
         elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "layers":

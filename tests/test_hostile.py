@@ -640,3 +640,19 @@ def test_the_process_table_from_ps_agrees_with_proc():
     me = os.getpid()
     proc, ps = _process_table(), _ps_table()
     assert ps[me] == proc[me] == (os.getppid(), os.getuid(), False)
+
+
+@needs_root
+def test_an_output_folder_inside_a_folder_anyone_may_change_is_refused(tmp_path):
+    import tempfile
+    base = Path(tempfile.mkdtemp(prefix="bpg-open-", dir="/tmp"))
+    os.chmod(base, 0o777)  # not sticky: the sandbox user could rename the output folder away
+    try:
+        finished = subprocess.run([sys.executable, "-m", "grader", "grade", str(template(tmp_path)), "--out",
+                                   str(base / "out")], cwd=ROOT, capture_output=True, text=True)
+        assert finished.returncode == 2
+        assert finished.stderr == (f"error: refusing to write results into {base / 'out'}: the sandbox user "
+                                   f"'bpgrader' may rename entries in {base}; choose an output folder that "
+                                   f"only you can change\n")
+    finally:
+        shutil.rmtree(base)
