@@ -276,12 +276,17 @@ def secure(sandbox, protected_read, protected_write, sealed, fix_permissions):
     if not fix_permissions:
         raise UserError(_exposed_message(sandbox, found["exposed"]))
     exposed = {path for _, path in found["exposed"]}
-    for folder in sealed:
-        if folder in exposed:
-            os.chmod(folder, stat.S_IMODE(os.stat(folder).st_mode) & ~0o007)
-            _notice(sandbox, f"removed other users' access to {folder}, so that the sandbox user "
-                             f"{sandbox.user!r} cannot reach the reference solution, test cases or "
-                             f"reports in it")
+    opened = [folder for folder in sealed if folder in exposed]
+    for folder in opened:
+        os.chmod(folder, stat.S_IMODE(os.stat(folder).st_mode) & ~0o007)
+        _notice(sandbox, f"removed other users' access to {folder}, so that the sandbox user "
+                         f"{sandbox.user!r} cannot reach the reference solution, test cases or "
+                         f"reports in it")
+    if opened:  # closing a folder may be all it takes: change nothing inside it that needs no change
+        found = _as_user(sandbox, probe)
+        exposed = {path for _, path in found["exposed"]}
+        if not exposed:
+            return found["python"]
     for root in protected_read + protected_write:
         if any(path == root or path.startswith(root + os.sep) for path in exposed):
             changed = _remove_other_access(root)

@@ -189,6 +189,8 @@ def open_project():
         shutil.copytree(ROOT / name, project / name)
     shutil.copy(ROOT / "assignment.toml", project)
     build_package(project / "dist")
+    for path in [project, *project.rglob("*")]:  # as a fresh checkout has them, whatever this one has
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
     try:
         yield project
     finally:
