@@ -6,10 +6,9 @@ Steps, in order:
    interface, forbidden imports;
 3. open the sandbox (in root mode: hide the cases and the config from the
    sandbox user) and copy the files into its private working directory;
-4. start the worker (it loads NumPy while steps 1 and 2 run; the order here is
-   what is read before what) and import the modules that passed the static checks;
-5. send every case's call at once, and score the answers in order, each within
-   its timeout and the run's total budget; a timeout or crash costs that case only;
+4. start the worker and import the modules that passed the static checks;
+5. run every case, within its timeout and the run's total budget, scoring each
+   as it returns; a timeout or crash costs that case only;
 6. add advice that spans cases (FullyConnectedNet and the layer at fault);
 7. end every process the student's code started, and remove the sandbox.
 """
@@ -23,7 +22,7 @@ from .cases import CaseError, load_manifest
 from .errors import UserError
 from .files import prepare_output_dir
 from .results import CaseResult, GradeResult, OutputResult
-from .runner import Job, WorkerSession
+from .runner import WorkerSession
 from .sandbox import open_sandbox
 from .submission import Submission, load_submission
 
@@ -74,34 +73,25 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
         blocked = _blocked_modules(submission, checks, settings, result)
         runnable = [m for m in ("layers", "fc_net") if m not in blocked]
 
-        data = _case_data(case_bytes)  # the zip members only: no NumPy needed yet
-        outcomes = {}
         if runnable and session is not None:
             result.notices += box.notices
             result.notes += _install_files(submission, box)
             session.begin(runnable)
-            jobs = [_job(case, data[case.id], settings) for case in manifest.cases
-                    if _module_of(case) in runnable and _interface_ok(case, checks)]
-            # The calls go to the worker at once. As root, this process loads NumPy and
-            # the report templates while the worker runs them: the sandbox user cannot
-            # change those files. Otherwise student code runs as the same user, so
-            # everything is loaded before it can run.
-            overlap = box.switches_user
-            if not overlap:
-                _load_everything()
-            outcomes = session.run(jobs, budget_deadline, idle=_load_everything if overlap else None,
-                                   max_timeouts=TIMEOUTS_BEFORE_SKIP)
+            # While the worker imports: the parent's own NumPy, the cases, the templates.
+            data = _load_everything(manifest, case_bytes)
+            session.wait_ready(budget_deadline)
             result.import_output = session.import_output
             for module, status in session.imports.items():
                 if not status.ok:
                     blocked[module] = _import_problem(module, status, session.import_output)
                     result.problems.append(blocked[module])
         else:
-            _load_everything()
+            data = _load_everything(manifest, case_bytes)
         from . import evaluate
         timeouts = {}
         for index, case in enumerate(manifest.cases, start=1):
-            case_result = _case_result(case, data[case.id], manifest, checks, blocked, outcomes, timeouts, result)
+            case_result = _run_case(case, data[case.id], manifest, checks, blocked, session,
+                                    budget_deadline, timeouts, result)
             result.cases.append(evaluate.strip_hidden(case_result))
             if progress:
                 progress(index, len(manifest.cases), case_result)
@@ -130,19 +120,16 @@ def project_folders(cases_root, config_path=None):
     return found
 
 
-def _case_data(case_bytes):
-    """Every case's arrays, from the bytes read before any student code ran (parsed when used)."""
+def _load_everything(manifest, case_bytes):
+    """Parse every case (from bytes read before any student code ran) and compile the templates."""
     import io
 
     from .cases import load_case_data
-    return {case_id: load_case_data(io.BytesIO(raw)) for case_id, raw in case_bytes.items()}
-
-
-def _load_everything():
-    """Load what scoring and writing the results need: NumPy, the grader's modules, the templates."""
     from .report.render import preload
+    data = {case_id: load_case_data(io.BytesIO(raw)) for case_id, raw in case_bytes.items()}
     preload()
     from . import evaluate, outputs  # noqa: F401  (everything writing results is loaded now)
+    return data
 
 
 def _check_config(manifest, config_path):
@@ -249,45 +236,33 @@ def _import_problem(module, status, output):
            f"{error.get('message', '')}{where}".rstrip()
 
 
-def _module_of(case):
-    return "fc_net" if case.function.startswith("FullyConnectedNet") else "layers"
-
-
-def _interface_ok(case, checks):
-    check = checks[_module_of(case)].functions.get(case.function)
-    return check is None or check.ok
-
-
-def _job(case, data, settings):
-    return Job(case.id, _module_of(case), case.function, case.call, data.wire_inputs(), settings["case_timeout"])
-
-
-def _case_result(case, data, manifest, checks, blocked, outcomes, timeouts, result):
-    module = _module_of(case)
+def _run_case(case, data, manifest, checks, blocked, session, budget_deadline, timeouts, result):
+    module = "fc_net" if case.function.startswith("FullyConnectedNet") else "layers"
     if module in blocked:
         return _unrunnable(case, "import", blocked[module])
     check = checks[module].functions.get(case.function)
     if check is not None and not check.ok:
         return _unrunnable(case, "interface", check.message)
-    outcome = outcomes.get(case.id)
-    if outcome is None:
-        if timeouts.get(case.function, 0) >= TIMEOUTS_BEFORE_SKIP:
-            return _unrunnable(case, "not-run", f"not run: {TIMEOUTS_BEFORE_SKIP} earlier cases of "
-                                                f"{case.function} timed out")
+    if timeouts.get(case.function, 0) >= TIMEOUTS_BEFORE_SKIP:
+        return _unrunnable(case, "not-run", f"not run: {TIMEOUTS_BEFORE_SKIP} earlier cases of "
+                                            f"{case.function} timed out")
+    remaining = budget_deadline - time.monotonic()
+    if remaining <= 0.05:
         result.budget_exhausted = True
         return _unrunnable(case, "not-run", "not run: the time budget for the whole submission ran "
                                             "out before this case; make the slow functions faster")
     from . import evaluate
     try:
+        outcome = session.call(case.call, data.wire_inputs(), manifest.settings["case_timeout"], budget_deadline)
         case_result = evaluate.evaluate(case, data, outcome, manifest, manifest.settings["worker_memory_mb"])
     except Exception:
         case_result = CaseResult(case, "internal", 0.0, summary=(
             "the autograder failed on this case: this is a bug in the grader, not in your code. "
             "Your instructor can see the details."), internal=traceback.format_exc())
-    if outcome.status == "timeout":
+    if case_result.status == "timeout":
         timeouts[case.function] = timeouts.get(case.function, 0) + 1
-        if outcome.seconds < manifest.settings["case_timeout"] - 0.05:
-            result.budget_exhausted = True  # cut short by the budget, not by its own limit
+        if budget_deadline - time.monotonic() <= 0.05:
+            result.budget_exhausted = True
     return case_result
 
 

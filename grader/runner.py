@@ -1,21 +1,17 @@
 """The parent side of the worker: start it, send calls, enforce time, read answers.
 
-The worker gets only a case's inputs. Calls are sent ahead, and the worker runs
-them back to back. Its answers arrive on a dedicated pipe as framed .npy bytes and
-are parsed with allow_pickle=False. Its stdout and stderr go to a file the parent
-owns, which the worker empties before each call and sends back (bounded) with the
-answer, so output is kept per case and can never corrupt the protocol; after a
-crash or a timeout the parent reads the file itself. A timeout, a crash or a
-garbled answer kills the worker's whole process tree; the calls after it go to a
+The worker gets only a case's inputs. Its answers arrive on a dedicated pipe as
+framed .npy bytes and are parsed with allow_pickle=False. Its stdout and stderr go
+to a file the parent owns and truncates before each call, so output is kept per
+case, bounded, and can never corrupt the protocol. A timeout, a crash or a
+garbled answer kills the worker's whole process tree; the next call starts a
 fresh worker.
 """
 import json
 import os
-import select
 import signal
 import subprocess
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -37,18 +33,6 @@ class ImportStatus:
     error: Optional[dict] = None
     seconds: float = 0.0
     ended: Optional[str] = None     # how the process ended, if importing ended it
-
-
-@dataclass
-class Job:
-    """One call to run: key (the caller's), module it needs, group for counting timeouts."""
-    key: str
-    module: str
-    group: str
-    call: dict
-    arrays: Dict[str, bytes]
-    timeout: float
-    id: int = 0
 
 
 @dataclass
@@ -104,30 +88,28 @@ class WorkerSession:
         request_r, request_w = os.pipe()
         answer_r, answer_w = os.pipe()
         child_log = os.open(self._log_path, os.O_WRONLY | os.O_APPEND)
-        child_log_reader = os.open(self._log_path, os.O_RDONLY)
         os.ftruncate(self._log, 0)
         argv = [self.box.python, "-I", "-B", "-u", "-X", "utf8", "-c", WORKER_SOURCE,
                 str(request_r), str(answer_w), str(self.box.workdir),
-                ",".join(self.blocked_imports), json.dumps(self.box.limits()),
-                str(child_log_reader), str(self.output_limit)]
+                ",".join(self.blocked_imports), json.dumps(self.box.limits())]
         try:
             self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=child_log,
-                                            stderr=child_log, pass_fds=(request_r, answer_w, child_log_reader),
+                                            stderr=child_log, pass_fds=(request_r, answer_w),
                                             **self.box.popen_options())
         finally:
-            for fd in (request_r, answer_w, child_log, child_log_reader):
+            for fd in (request_r, answer_w, child_log):
                 os.close(fd)
-        os.set_blocking(request_w, False)  # requests are sent ahead; the parent never blocks on them
         self._request, self._answer = request_w, answer_r
-        self._outbox = bytearray()
 
     def begin(self, modules=None):
         """Tell the worker launched last to import the modules (these, or the session's own)."""
         if modules is not None:
             self.modules = list(modules)
         self._began = time.monotonic()
-        self._outbox += encode_message({"type": "import", "modules": self.modules})
-        self._flush_requests()
+        try:
+            write_all(self._request, encode_message({"type": "import", "modules": self.modules}))
+        except OSError:
+            pass  # the worker is gone already: wait_ready() reports how it ended
 
     def wait_ready(self, deadline=None):
         """Read the import reports of the worker launched last; {module: ImportStatus}."""
@@ -135,7 +117,6 @@ class WorkerSession:
         deadline = min(limit, deadline) if deadline else limit
         statuses = {}
         pending = list(self.modules)
-        ready_output = None
         try:
             while True:
                 message = read_message(self._answer, deadline, MAX_ANSWER_BYTES)
@@ -149,9 +130,6 @@ class WorkerSession:
                     break
                 header, _ = message
                 if header.get("type") == "ready":
-                    # The worker may already be running calls sent ahead, so the output
-                    # of the imports comes with this message, not from the file.
-                    ready_output = self._bounded(header.get("output", ""))
                     break
                 if header.get("type") != "import" or header.get("module") not in pending:
                     raise ProtocolError("unexpected message while importing")
@@ -177,7 +155,7 @@ class WorkerSession:
                     statuses[later] = ImportStatus(later, False, ended=f"{pending[0]}.py was imported "
                                                                        f"first and broke the worker")
             self.stop()
-        self.import_output = ready_output if ready_output is not None else self._read_output()
+        self.import_output = self._read_output()
         if not self.imports:
             # The first start decides: a module that failed is never imported again,
             # so that one broken file cannot take the other's cases down with it.
@@ -193,127 +171,37 @@ class WorkerSession:
 
     # Calling --------------------------------------------------------------------
 
-    def run(self, jobs, budget_deadline, idle=None, max_timeouts=2):
-        """Run jobs in order; {job.key: CallOutcome, or None for a job that did not run}.
-
-        The calls are sent ahead, so the worker runs them back to back while this
-        process does other work: idle(), called once after the first calls are
-        sent, and the scoring of answers already in. Each call gets its own
-        timeout, counted from when the answer before it was read (so a call can
-        get at most the length of idle() more); the budget deadline bounds them
-        all. A timeout or a crash kills the worker, and the calls after it are
-        sent again to a fresh one. Once `max_timeouts` calls of a job's group
-        have timed out, the group's later calls are not run; nor is anything left
-        when the budget runs out, or anything of a module that did not import.
-        """
-        queue = deque(jobs)
-        inflight = deque()
-        outcomes = {}
-        timeouts = {}
-        sent_ahead = False
-        clock = time.monotonic()
-        while queue or inflight:
-            if not self.alive:
-                queue.extendleft(reversed(inflight))
-                inflight.clear()
-                if budget_deadline - time.monotonic() <= 0.05 or \
-                        not any(job.module in self.modules for job in queue):
-                    outcomes.update((job.key, None) for job in queue)
-                    break
-                statuses = self.start(budget_deadline)
-                broken = [st for st in statuses.values() if not st.ok]
-                if broken or not self.alive:
-                    status = broken[0] if broken else None
-                    ended = status.ended if status and status.ended else self._ended()
-                    for job in queue:
-                        outcomes[job.key] = CallOutcome("crashed", ended=f"the worker could not restart ({ended})",
-                                                        output=self.import_output,
-                                                        error=status.error if status else None)
-                    break
-                clock = time.monotonic()
-            while queue:
-                job = queue.popleft()
-                if job.module not in self.modules or timeouts.get(job.group, 0) >= max_timeouts:
-                    outcomes[job.key] = None
-                    continue
-                self._calls += 1
-                job.id = self._calls
-                self._outbox += encode_message({"type": "call", "id": job.id, "call": job.call},
-                                               sorted(job.arrays.items()))
-                inflight.append(job)
-            self._flush_requests()
-            if not sent_ahead:
-                sent_ahead = True
-                if idle is not None:
-                    idle()
-                if not self.imports:
-                    self.wait_ready(budget_deadline)
-                clock = time.monotonic()
-                continue  # the modules that failed to import are known now
-            if not inflight:
-                continue
-            job = inflight[0]
-            if job.module not in self.modules:  # sent before its import failed
-                inflight.popleft()
-                outcomes[job.key] = None
-                self._skip_answer(job, budget_deadline)
-                continue
-            if budget_deadline - time.monotonic() <= 0.05:
-                for job in list(inflight) + list(queue):
-                    outcomes[job.key] = None
-                break
-            outcome = self._answer_of(job, min(clock + job.timeout, budget_deadline), clock)
-            inflight.popleft()
-            outcomes[job.key] = outcome
-            clock = time.monotonic()
-            if outcome.status == "timeout":
-                timeouts[job.group] = timeouts.get(job.group, 0) + 1
-        return outcomes
-
-    def _flush_requests(self):
-        """Write as much of the pending requests as the pipe takes now, without waiting."""
-        while self._outbox:
-            try:
-                written = os.write(self._request, self._outbox)
-            except BlockingIOError:
-                return
-            except OSError:
-                self._outbox.clear()  # the worker is gone: reading its answer says how
-                return
-            del self._outbox[:written]
-
-    def _read_answer(self, deadline):
-        """The next message from the worker, sending pending requests while waiting."""
-        while self._outbox:
-            wait = deadline - time.monotonic()
-            if wait <= 0:
-                raise TimeoutError
-            readable, writable, _ = select.select([self._answer], [self._request], [], wait)
-            if readable:
-                break
-            if writable:
-                self._flush_requests()
-        return read_message(self._answer, deadline, MAX_ANSWER_BYTES)
-
-    def _skip_answer(self, job, deadline):
-        """Read and drop the answer to a call that no longer counts; stop the worker if it fails."""
+    def call(self, call, arrays, timeout, budget_deadline=None):
+        """Run one call in the worker; restarts it first if a previous call ended it."""
+        if not self.alive:
+            statuses = self.start(budget_deadline)
+            broken = [s for s in statuses.values() if not s.ok]
+            if broken or not self.alive:
+                status = broken[0] if broken else None
+                ended = status.ended if status and status.ended else self._ended()
+                return CallOutcome("crashed", ended=f"the worker could not restart ({ended})",
+                                   output=self.import_output,
+                                   error=status.error if status else None)
+        os.ftruncate(self._log, 0)
+        self._calls += 1
+        started = time.monotonic()
+        deadline = started + timeout
+        if budget_deadline is not None:
+            deadline = min(deadline, budget_deadline)
         try:
-            message = self._read_answer(deadline)
-        except (TimeoutError, ProtocolError):
-            message = None
-        if message is None or message[0].get("id") != job.id:
-            self.stop()
-
-    def _answer_of(self, job, deadline, started):
-        try:
-            message = self._read_answer(deadline)
+            write_all(self._request, encode_message({"type": "call", "id": self._calls, "call": call},
+                                                    sorted(arrays.items())))
+            message = read_message(self._answer, deadline, MAX_ANSWER_BYTES)
         except TimeoutError:
             elapsed = time.monotonic() - started
             self.stop()
             return CallOutcome("timeout", seconds=elapsed, output=self._read_output())
-        except ProtocolError as exc:
+        except (ProtocolError, BrokenPipeError) as exc:
             elapsed = time.monotonic() - started
             self.stop()
+            if isinstance(exc, BrokenPipeError):
+                return CallOutcome("crashed", seconds=elapsed, output=self._read_output(),
+                                   ended=self._ended())
             return CallOutcome("protocol", seconds=elapsed, output=self._read_output(),
                                error={"type": "ProtocolError", "message": str(exc), "frames": []})
         elapsed = time.monotonic() - started
@@ -323,20 +211,20 @@ class WorkerSession:
             return CallOutcome("crashed", seconds=elapsed, output=self._read_output(), ended=ended)
         header, blobs = message
         try:
-            outcome = self._outcome(header, blobs, job)
+            outcome = self._outcome(header, blobs, elapsed)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             self.stop()
             return CallOutcome("protocol", seconds=elapsed, output=self._read_output(),
                                error={"type": "ProtocolError", "message": f"malformed answer: {exc}",
                                       "frames": []})
+        outcome.output = self._read_output()
         if outcome.error is not None:
             outcome.error["message"] = self._relative(outcome.error["message"])
         return outcome
 
-    def _outcome(self, header, blobs, job):
-        if header.get("type") != "result" or header.get("id") != job.id:
+    def _outcome(self, header, blobs, elapsed):
+        if header.get("type") != "result" or header.get("id") != self._calls:
             raise ValueError("an answer to a different request")
-        seconds = min(max(float(header.get("seconds", 0.0)), 0.0), job.timeout)  # as the worker measured it
         status = header["status"]
         if status not in ("ok", "error", "bad-return"):
             raise ValueError(f"unknown status {status!r}")
@@ -346,8 +234,7 @@ class WorkerSession:
             outputs[name] = (_clean_meta(meta), blobs.get(name))
         error = _clean_error(header.get("error"))
         modified = [str(name)[:100] for name in header.get("modified", [])][:20]
-        return CallOutcome(status, outputs, error, seconds, output=self._bounded(header.get("output", "")),
-                           modified=modified)
+        return CallOutcome(status, outputs, error, elapsed, modified=modified)
 
     # Ending -----------------------------------------------------------------------
 
@@ -411,13 +298,6 @@ class WorkerSession:
         tail_size = limit - limit // 5
         tail = os.pread(self._log, tail_size, size - tail_size).decode("utf-8", errors="replace")
         return self._relative(f"{head}\n[... {size - limit} bytes of output omitted ...]\n{tail}")
-
-    def _bounded(self, text):
-        """Output the worker reports, kept to the limit (the worker is not trusted to)."""
-        text = str(text)
-        if len(text) > self.output_limit + 100:
-            text = text[:self.output_limit // 5] + "\n[... output cut ...]\n" + text[-(self.output_limit // 2):]
-        return self._relative(text)
 
     def _relative(self, text):
         """Paths inside the private working folder, as the student knows them: layers.py:12."""

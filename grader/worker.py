@@ -260,53 +260,15 @@ def _import_module(name, directory):
     return module, status
 
 
-class OutputLog:
-    """The file that the worker's stdout and stderr go to, one call's output at a time.
-
-    The parent may send several calls ahead, so the worker empties the file before
-    each call and sends that call's output back with its answer (the first and
-    last parts of it if it is long). If the worker dies in a call, the parent
-    reads the file itself: it then holds that call's output.
-    """
-
-    def __init__(self, read_fd, limit):
-        self.read_fd, self.limit = read_fd, limit
-        self.write_fd = os.dup(1) if read_fd is not None else None  # before any student code runs
-
-    def clear(self):
-        _flush()
-        if self.write_fd is not None:
-            try:
-                os.ftruncate(self.write_fd, 0)
-            except OSError:
-                pass
-
-    def text(self):
-        _flush()
-        if self.read_fd is None:
-            return ""
-        try:
-            size = os.fstat(self.read_fd).st_size
-            if size <= self.limit:
-                return os.pread(self.read_fd, size, 0).decode("utf-8", errors="replace")
-            head = os.pread(self.read_fd, self.limit // 5, 0).decode("utf-8", errors="replace")
-            tail_size = self.limit - self.limit // 5
-            tail = os.pread(self.read_fd, tail_size, size - tail_size).decode("utf-8", errors="replace")
-        except OSError:
-            return ""
-        return f"{head}\n[... {size - self.limit} bytes of output omitted ...]\n{tail}"
-
-
-def serve(read_fd, write_fd, directory, module_names, log=None):
+def serve(read_fd, write_fd, directory, module_names):
     """Import the submission, then answer calls until the parent closes the pipe."""
-    log = log or OutputLog(None, 0)
     sys.path.insert(0, directory)
     modules = {}
     for name in module_names:
         module, status = _import_module(name, directory)
         modules[name] = module
         write_all(write_fd, encode_message({"type": "import", **status}))
-    write_all(write_fd, encode_message({"type": "ready", "output": log.text()}))
+    write_all(write_fd, encode_message({"type": "ready"}))
     while True:
         message = read_message(read_fd)
         if message is None:
@@ -315,7 +277,6 @@ def serve(read_fd, write_fd, directory, module_names, log=None):
         fresh = []
         reply = {"type": "result", "id": header["id"], "warnings": []}
         outputs = []
-        log.clear()
         started = time.monotonic()
         try:
             pairs = perform(header["call"], arrays, modules, fresh)
@@ -334,7 +295,7 @@ def serve(read_fd, write_fd, directory, module_names, log=None):
             reply["error"] = exception_report(exc, [directory])
         reply["seconds"] = time.monotonic() - started
         reply["modified"] = sorted({name for name, array, before in fresh if array.tobytes() != before})
-        reply["output"] = log.text()
+        _flush()
         write_all(write_fd, encode_message(reply, outputs))
 
 
@@ -370,8 +331,7 @@ def apply_limits(limits):
 
 
 def main(argv):
-    """argv: read fd, write fd, working folder, forbidden packages, resource limits (JSON),
-    a read-only fd of the output file and how much output to send back per call.
+    """argv: read fd, write fd, working folder, forbidden packages, resource limits (JSON).
 
     The worker starts before the parent has checked the submission, so that NumPy
     loads while the parent works. It imports nothing of the student's until the
@@ -384,9 +344,6 @@ def main(argv):
     blocked = [name for name in argv[4].split(",") if name] if len(argv) > 4 else []
     os.set_inheritable(read_fd, False)
     os.set_inheritable(write_fd, False)
-    log = OutputLog(int(argv[6]), int(argv[7])) if len(argv) > 7 else None
-    if log is not None:
-        os.set_inheritable(log.read_fd, False)
     import numpy  # noqa: F401  (before the submission's folder is on sys.path: no shadowing)
     if blocked:
         sys.meta_path.insert(0, ImportBlocker(blocked))
@@ -394,7 +351,7 @@ def main(argv):
     if message is None or message[0].get("type") != "import":
         os._exit(0)  # the parent found nothing to run
     module_names = [str(name) for name in message[0].get("modules", [])]
-    serve(read_fd, write_fd, directory, module_names, log)
+    serve(read_fd, write_fd, directory, module_names)
     _flush()
     os._exit(0)  # skip the student's atexit hooks: nothing runs after the last answer
 
