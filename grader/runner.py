@@ -137,7 +137,7 @@ class WorkerSession:
                 try:
                     status = ImportStatus(name, header.get("ok") is True, _clean_error(header.get("error")),
                                           float(header.get("seconds", 0.0)))
-                except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
                     raise ProtocolError(f"malformed import report: {exc}") from None
                 pending.remove(name)
                 statuses[name] = status
@@ -212,7 +212,7 @@ class WorkerSession:
         header, blobs = message
         try:
             outcome = self._outcome(header, blobs, elapsed)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             self.stop()
             return CallOutcome("protocol", seconds=elapsed, output=self._read_output(),
                                error={"type": "ProtocolError", "message": f"malformed answer: {exc}",

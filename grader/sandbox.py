@@ -125,6 +125,7 @@ def open_sandbox(protected_read=(), protected_write=(), memory_mb=512, cpu_secon
         os.chmod(workdir, 0o700)
         sandbox = Sandbox(base, workdir, "", memory_mb, cpu_seconds, uid, gid, user, lock=lock)
         kill_user_processes(sandbox)  # anything a crashed earlier run of this user left behind
+        sandbox.notices += drop_unsafe_import_paths()
         own_python = secure(sandbox, protected_read, protected_write, sealed, fix_permissions)
         sandbox.python = python or worker_python(sandbox, own_python)
         return sandbox
@@ -327,6 +328,50 @@ def _check_output_owners(outputs):
                                 f"the grader's writes; choose another output folder")
         above += [str(p) for p in folder.parents if str(p) not in above]
     return above
+
+
+def drop_unsafe_import_paths():
+    """Root mode: forget the entries of Python's import path that a sandbox user could add to.
+
+    The grader imports some modules (NumPy, jinja2) after student code has started.
+    `python -m grader` run from a folder like /tmp puts that folder first on the
+    path, and a sandbox user could leave a `jinja2` package there for root to run.
+    Returns a note for each entry dropped.
+    """
+    uids = _sandbox_uids()
+    gids = {pwd.getpwuid(uid).pw_gid for uid in uids}
+    kept, notes = [], []
+    for entry in sys.path:
+        if not isinstance(entry, str) or (entry and not os.path.isabs(entry) and not os.path.exists(entry)):
+            kept.append(entry)  # not a folder: a path hook's marker, like an editable install's
+            continue
+        if _open_to_sandbox(os.path.abspath(entry or os.curdir), uids, gids):
+            notes.append(f"ignored {entry or os.getcwd()} on Python's import path: the sandbox user "
+                         f"could put modules there")
+        else:
+            kept.append(entry)
+    sys.path[:] = kept
+    return notes
+
+
+def _open_to_sandbox(path, uids, gids):
+    """True if a sandbox user could create or replace entries at `path` (or make it exist)."""
+    first = True
+    while True:
+        try:
+            info = os.stat(path)
+        except OSError:
+            info = None
+        if info is not None:
+            mode = info.st_mode
+            writable = mode & 0o002 or (mode & 0o020 and info.st_gid in gids)
+            if info.st_uid in uids or (writable and (first or not mode & stat.S_ISVTX)):
+                return True
+            first = False
+        parent = os.path.dirname(path)
+        if parent == path:
+            return False
+        path = parent
 
 
 def _sandbox_uids():

@@ -92,7 +92,7 @@ def read_message(fd, deadline=None, max_bytes=64 << 20):
         blobs = header["blobs"]
         sizes = [int(blob["nbytes"]) for blob in blobs]
         names = [str(blob["name"]) for blob in blobs]
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError, OverflowError) as exc:
         raise ProtocolError(f"unreadable header: {exc}") from None
     if not isinstance(header, dict) or any(size < 0 for size in sizes):
         raise ProtocolError("malformed header")

@@ -231,3 +231,21 @@ def test_a_config_changed_since_the_cases_were_generated_stops_grading_with_advi
     assert finished.stderr == (f"error: {config} has changed since {tmp_path / 'test_cases'} was generated; "
                                f"run `python -m grader generate` so that the cases follow it\n")
     assert not (tmp_path / "out" / "results.json").exists()
+
+
+@pytest.mark.parametrize("body, problem", [
+    ("'[' * 200000", "unreadable header"),
+    ("'{\"type\": \"import\", \"module\": \"layers\", \"ok\": false, \"blobs\": [], '"
+     " '\"error\": {\"type\": \"E\", \"message\": \"m\", \"frames\": [[\"a\", Infinity, \"b\", \"c\"]]}}'",
+     "malformed import report"),
+])
+def test_garbage_on_the_answer_pipe_at_import_costs_the_module_and_not_the_grade(tmp_path, body, problem):
+    submission = write_solution(tmp_path / "s")
+    forger = ("import os as _os, struct as _struct, sys as _sys\n"
+              f"_body = ({body}).encode()\n"
+              "_os.write(int(_sys.argv[2]), _struct.pack('>I', len(_body)) + _body)\n")
+    edit_submission(submission, "layers.py", "import numpy as np\n", "import numpy as np\n" + forger)
+    result = grade(submission, CASES)
+    assert result.problems[0].startswith("layers.py: importing it ended the process (protocol: ")
+    assert problem in result.problems[0]
+    assert result.score == 0

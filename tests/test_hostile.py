@@ -658,3 +658,27 @@ def test_an_output_folder_inside_a_folder_anyone_may_change_is_refused(tmp_path)
                                    f"only you can change\n")
     finally:
         shutil.rmtree(base)
+
+
+@needs_root
+def test_a_package_left_in_a_shared_working_folder_is_never_imported_by_the_grader(tmp_path):
+    import tempfile
+    from grader.sandbox import ensure_user
+    uid, gid = ensure_user("bpgrader")
+    shared = Path(tempfile.mkdtemp(prefix="bpg-shared-", dir="/tmp"))
+    os.chmod(shared, 0o1777)  # like /tmp, where an earlier submission could leave a package
+    marker = shared / "imported"
+    planted = shared / "jinja2"
+    planted.mkdir()
+    (planted / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\nraise ImportError('planted')\n")
+    for path in (planted, planted / "__init__.py"):
+        os.chown(path, uid, gid)
+    try:
+        finished = subprocess.run([sys.executable, "-m", "grader", "grade", str(write_solution(tmp_path / "s")),
+                                   "--cases", str(ROOT / "test_cases"), "--out", str(tmp_path / "out")],
+                                  cwd=shared, capture_output=True, text=True)
+        assert finished.returncode == 0, finished.stderr
+        assert not marker.exists()
+        assert load_results(tmp_path / "out" / "results.json")["score"] == 100
+    finally:
+        shutil.rmtree(shared)

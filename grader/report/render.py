@@ -62,11 +62,26 @@ def _bytecode_cache():
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)
         info = os.stat(folder)
-        if info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        if info.st_uid != os.geteuid() or info.st_mode & 0o077 or not _only_ours_above(folder):
             return None
         return jinja2.FileSystemBytecodeCache(folder)
     except OSError:
         return None
+
+
+def _only_ours_above(folder):
+    """True if no other user can rename or replace `folder` through a folder above it."""
+    import os
+    import stat
+    parent = os.path.dirname(os.path.realpath(folder))
+    while True:
+        info = os.stat(parent)
+        shared = info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX
+        if info.st_uid not in (0, os.geteuid()) or shared:
+            return False
+        if parent == os.path.dirname(parent):
+            return True
+        parent = os.path.dirname(parent)
 
 
 def preload():
