@@ -1,14 +1,17 @@
 """Grading one submission, start to finish.
 
 Steps, in order:
-1. load the manifest and every case's arrays (before any student code runs);
-2. find the submission's files, and check them statically: syntax, the locked
-   interface, forbidden imports;
-3. open the sandbox (in root mode: hide the cases and the config from the
-   sandbox user) and copy the files into its private working directory;
-4. start the worker and import the modules that passed the static checks;
-5. run every case, within its timeout and the run's total budget, scoring each
-   as it returns; a timeout or crash costs that case only;
+1. load the manifest; open the sandbox (in root mode: close the project folder,
+   the cases and the config to the sandbox user) and start the worker, which
+   loads NumPy meanwhile and runs nothing of the student's yet;
+2. read the config's hash and every case's arrays, find the submission's files,
+   and check them statically: syntax, the locked interface, forbidden imports;
+3. copy the files into the worker's private folder, and load everything scoring
+   and writing the results needs (NumPy, the templates), all before any student
+   code runs;
+4. let the worker import the modules that passed the static checks;
+5. run every case, one call at a time, within its timeout and the run's total
+   budget, scoring each as it returns; a timeout or crash costs that case only;
 6. add advice that spans cases (FullyConnectedNet and the layer at fault);
 7. end every process the student's code started, and remove the sandbox.
 """
@@ -76,9 +79,10 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
         if runnable and session is not None:
             result.notices += box.notices
             result.notes += _install_files(submission, box)
-            session.begin(runnable)
-            # While the worker imports: the parent's own NumPy, the cases, the templates.
+            # Before any student code runs (the worker is still loading its NumPy):
+            # the parent's own NumPy, the cases, the templates, the modules that score.
             data = _load_everything(manifest, case_bytes)
+            session.begin(runnable)
             session.wait_ready(budget_deadline)
             result.import_output = session.import_output
             for module, status in session.imports.items():
