@@ -3,8 +3,6 @@
 results.json is written last, by gradescope.write_results, after every process of
 the student's has ended.
 """
-from pathlib import Path
-
 from .files import prepare_output_dir, replace_file
 from .gradescope import build_results, write_results
 from .report import render_gradescope_summary, render_report

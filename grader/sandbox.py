@@ -239,12 +239,13 @@ def secure(sandbox, protected_read, protected_write, sealed, fix_permissions):
 
     protected_read: paths it must not read. Every file under them is checked, since
     a directory it cannot list may still hold files it can open by name.
-    protected_write: output folders it must neither write nor redirect.
+    protected_write: folders it must neither write nor redirect (the output folder, the cases).
     sealed: folders it must not enter, list or write. Only each folder itself is
     checked and changed, so nothing inside needs walking, however large it is.
 
-    Everything is checked in one probe that runs as the sandbox user; a second
-    probe runs only if access had to be taken away.
+    Everything is checked in one probe that runs as the sandbox user; more probes
+    run only if access had to be taken away (one after closing the sealed folders,
+    one after any change inside).
     """
     temporary = os.path.realpath(tempfile.gettempdir())
     sealed = [str(Path(f).resolve()) for f in sealed if Path(f).is_dir()]
@@ -270,8 +271,8 @@ def secure(sandbox, protected_read, protected_write, sealed, fix_permissions):
     for path in found["rename"]:
         if not os.stat(path).st_mode & stat.S_ISVTX:
             folder = next(o for o in protected_write if o.startswith(path.rstrip(os.sep) + os.sep))
-            raise UserError(f"refusing to write results into {folder}: the sandbox user {sandbox.user!r} may "
-                            f"rename entries in {path}; choose an output folder that only you can change")
+            raise UserError(f"refusing to grade into {folder}: the sandbox user {sandbox.user!r} may rename "
+                            f"entries in {path}, and so swap the folder; use folders that only you can change")
     if not found["exposed"]:
         return found["python"]
     if not fix_permissions:
@@ -323,9 +324,9 @@ def _check_output_owners(outputs):
         for path in [folder, *folder.parents]:
             info = os.lstat(path)
             if info.st_uid in uids:
-                raise UserError(f"refusing to write results into {folder}: {path} belongs to the sandbox "
-                                f"user {pwd.getpwuid(info.st_uid).pw_name!r}, whose code could redirect "
-                                f"the grader's writes; choose another output folder")
+                raise UserError(f"refusing to grade into {folder}: {path} belongs to the sandbox user "
+                                f"{pwd.getpwuid(info.st_uid).pw_name!r}, whose code could redirect the "
+                                f"grader's writes; use folders that only you can change")
         above += [str(p) for p in folder.parents if str(p) not in above]
     return above
 
@@ -333,9 +334,10 @@ def _check_output_owners(outputs):
 def drop_unsafe_import_paths():
     """Root mode: forget the entries of Python's import path that a sandbox user could add to.
 
-    The grader imports some modules (NumPy, jinja2) after student code has started.
     `python -m grader` run from a folder like /tmp puts that folder first on the
-    path, and a sandbox user could leave a `jinja2` package there for root to run.
+    path, and a sandbox user could leave a `jinja2` package there for root to run:
+    in a later grade, or in `batch`, where one job loads modules while another
+    job's student code runs.
     Returns a note for each entry dropped.
     """
     uids = _sandbox_uids()

@@ -275,9 +275,9 @@ def test_an_output_folder_owned_by_the_sandbox_user_is_refused(tmp_path):
     finished = subprocess.run([sys.executable, "-m", "grader", "grade", str(template(tmp_path)), "--out",
                                str(out)], cwd=ROOT, capture_output=True, text=True)
     assert finished.returncode == 2
-    assert finished.stderr == (f"error: refusing to write results into {out}: {out} belongs to the sandbox "
-                               f"user 'bpgrader', whose code could redirect the grader's writes; choose "
-                               f"another output folder\n")
+    assert finished.stderr == (f"error: refusing to grade into {out}: {out} belongs to the sandbox user "
+                               f"'bpgrader', whose code could redirect the grader's writes; use folders that "
+                               f"only you can change\n")
     assert list(out.iterdir()) == []
 
 
@@ -653,9 +653,9 @@ def test_an_output_folder_inside_a_folder_anyone_may_change_is_refused(tmp_path)
         finished = subprocess.run([sys.executable, "-m", "grader", "grade", str(template(tmp_path)), "--out",
                                    str(base / "out")], cwd=ROOT, capture_output=True, text=True)
         assert finished.returncode == 2
-        assert finished.stderr == (f"error: refusing to write results into {base / 'out'}: the sandbox user "
-                                   f"'bpgrader' may rename entries in {base}; choose an output folder that "
-                                   f"only you can change\n")
+        assert finished.stderr == (f"error: refusing to grade into {base / 'out'}: the sandbox user "
+                                   f"'bpgrader' may rename entries in {base}, and so swap the folder; use "
+                                   f"folders that only you can change\n")
     finally:
         shutil.rmtree(base)
 
