@@ -8,10 +8,15 @@ import pytest
 
 from grader.engine import grade
 from grader.gradescope import build_results, error_results, write_results
-from helpers import (ROOT, autograder_tree, build_package, edit_submission, load_results, run_autograder,
-                     validate_results, write_solution)
+from helpers import (ROOT, SHARED_SCHEMA, autograder_tree, build_package, edit_submission, load_results,
+                     run_autograder, validate_results, write_solution)
 
 CASES = ROOT / "test_cases"
+
+
+@pytest.mark.skipif(not SHARED_SCHEMA.is_file(), reason="no ../shared beside this checkout to compare with")
+def test_the_schema_copy_in_the_tests_is_gradescope_s_schema_from_shared():
+    assert (ROOT / "tests" / "fixtures" / "results.schema.json").read_bytes() == SHARED_SCHEMA.read_bytes()
 
 
 @pytest.fixture(scope="module")

@@ -17,18 +17,16 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-import jsonschema
 import pytest
 
 from grader.authoring.template import solution_version
 from grader.engine import grade
 from grader.outputs import write_outputs
-from helpers import cases_with_settings
+from helpers import cases_with_settings, load_results
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "test_cases"
 NAIVE = ROOT / "tests" / "fixtures" / "naive"
-SCHEMA = json.loads(Path("/work/shared/gradescope/results.schema.json").read_text(encoding="utf-8"))
 MANIFEST = json.loads((CASES / "manifest.json").read_text(encoding="utf-8"))
 FUNCTIONS = [f["name"] for f in MANIFEST["functions"]]
 LAYER_FUNCTIONS = [f["name"] for f in MANIFEST["functions"] if f["module"] == "layers"]
@@ -72,8 +70,7 @@ def graded(submission, results_dir, cases=CASES):
 
 def assert_valid_results(result, out_dir):
     results_path, _ = write_outputs(result, out_dir)
-    data = json.loads(Path(results_path).read_text(encoding="utf-8"))
-    jsonschema.validate(data, SCHEMA)
+    data = load_results(results_path)
     assert data["score"] == result.score
     return data
 
@@ -518,8 +515,7 @@ def test_a_results_json_written_by_student_code_is_replaced_by_the_graders(tmp_p
             assert f"removed other users' access to {out}" in run.stderr
             assert sorted(p.name for p in out.iterdir()) == ["report.html", "results.json"]
         # As a normal user the planted files stay (SECURITY.md), but results.json is the grader's.
-        data = json.loads((out / "results.json").read_text(encoding="utf-8"))
-        jsonschema.validate(data, SCHEMA)
+        data = load_results(out / "results.json")
         assert data["score"] == honest.score
         assert sum(t["max_score"] for t in data["tests"]) == pytest.approx(100)
     finally:
