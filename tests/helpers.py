@@ -109,3 +109,13 @@ def processes_with(marker):
             except OSError:
                 continue
     return found
+
+
+def stale_project(directory):
+    """A copy of the project whose assignment.toml changed after its generated files were made."""
+    project = Path(directory) / "project"
+    for name in ("reference", "test_cases", "student_template"):
+        shutil.copytree(ROOT / name, project / name)
+    text = (ROOT / "assignment.toml").read_text().replace('tie_rule = "all"', 'tie_rule = "split"')
+    (project / "assignment.toml").write_text(text)
+    return project

@@ -9,7 +9,7 @@ import pytest
 from grader.engine import grade
 from grader.gradescope import build_results, error_results, write_results
 from helpers import (ROOT, SHARED_SCHEMA, autograder_tree, build_package, edit_submission, load_results,
-                     run_autograder, validate_results, write_solution)
+                     run_autograder, stale_project, validate_results, write_solution)
 
 CASES = ROOT / "test_cases"
 
@@ -118,13 +118,8 @@ def test_package_bytes_are_reproducible(package, tmp_path):
 def test_package_refuses_stale_test_cases(tmp_path):
     from grader.authoring.package import build_package as build
     from grader.errors import UserError
-    project = tmp_path / "project"
-    for name in ("reference", "test_cases", "student_template"):
-        shutil.copytree(ROOT / name, project / name)
-    text = (ROOT / "assignment.toml").read_text().replace('tie_rule = "all"', 'tie_rule = "split"')
-    (project / "assignment.toml").write_text(text)
     with pytest.raises(UserError, match="out of date"):
-        build(project, tmp_path / "a.zip")
+        build(stale_project(tmp_path), tmp_path / "a.zip")
 
 
 def test_packaged_autograder_grades_a_submission_end_to_end(package, tmp_path):

@@ -17,6 +17,7 @@ import re
 import numpy as np
 import pytest
 
+from oracles import brute_max_pool_backward, window_positions
 from reference.fc_net import FullyConnectedNet
 from reference.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
 from reference.layers import (
@@ -104,11 +105,6 @@ def brute_conv_backward(dout, x, w, stride, pad):
     return dx, dw, db
 
 
-def window_positions(i, j, ph, pw, stride):
-    """The input positions of pooling window (i, j), in row-major order."""
-    return [(i * stride + a, j * stride + e) for a in range(ph) for e in range(pw)]
-
-
 def brute_max_pool_forward(x, ph, pw, stride):
     N, C, H, W = x.shape
     out = np.zeros((N, C, pool_out_size(H, ph, stride), pool_out_size(W, pw, stride)))
@@ -118,31 +114,6 @@ def brute_max_pool_forward(x, ph, pw, stride):
                 for j in range(out.shape[3]):
                     out[n, c, i, j] = max(x[n, c, r, s] for r, s in window_positions(i, j, ph, pw, stride))
     return out
-
-
-def brute_max_pool_backward(dout, x, ph, pw, stride, ties):
-    dx = np.zeros(x.shape)
-    N, C, H_out, W_out = dout.shape
-    for n in range(N):
-        for c in range(C):
-            for i in range(H_out):
-                for j in range(W_out):
-                    positions = window_positions(i, j, ph, pw, stride)
-                    top = max(x[n, c, r, s] for r, s in positions)
-                    winners = [(r, s) for r, s in positions if x[n, c, r, s] == top]
-                    g = dout[n, c, i, j]
-                    if ties == "all":
-                        for r, s in winners:
-                            dx[n, c, r, s] += g
-                    elif ties == "split":
-                        for r, s in winners:
-                            dx[n, c, r, s] += g / len(winners)
-                    elif ties == "first":
-                        r, s = winners[0]
-                        dx[n, c, r, s] += g
-                    else:
-                        raise AssertionError(ties)
-    return dx
 
 
 def brute_avg_pool_forward(x, ph, pw, stride):

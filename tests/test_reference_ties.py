@@ -12,6 +12,7 @@ this (see the last test), so these literal cases are the oracle.
 import numpy as np
 import pytest
 
+from oracles import brute_max_pool_backward
 from reference.gradient_check import eval_numerical_gradient_array
 from reference.layers import max_pool_backward, max_pool_forward
 
@@ -285,33 +286,6 @@ def test_ties_are_resolved_per_example_and_per_channel():
 # --------------------------------------------------------------------------------------
 # Random integer inputs (full of ties) against a loop statement of each rule
 # --------------------------------------------------------------------------------------
-
-def brute_max_pool_backward(dout, x, ph, pw, stride, ties):
-    """Each rule as stated in INTERFACE.md, one window at a time, with plain loops."""
-    dx = np.zeros(x.shape)
-    N, C, H_out, W_out = dout.shape
-    for n in range(N):
-        for c in range(C):
-            for i in range(H_out):
-                for j in range(W_out):
-                    # The window's positions in row-major order.
-                    positions = [(i * stride + a, j * stride + e) for a in range(ph) for e in range(pw)]
-                    top = max(x[n, c, r, s] for r, s in positions)
-                    tied = [(r, s) for r, s in positions if x[n, c, r, s] == top]
-                    g = dout[n, c, i, j]
-                    if ties == "all":
-                        for r, s in tied:
-                            dx[n, c, r, s] += g
-                    elif ties == "split":
-                        for r, s in tied:
-                            dx[n, c, r, s] += g / len(tied)
-                    elif ties == "first":
-                        r, s = tied[0]
-                        dx[n, c, r, s] += g
-                    else:
-                        raise AssertionError(ties)
-    return dx
-
 
 # (N, C, H, W, pool_height, pool_width, stride)
 INTEGER_GEOMETRIES = [

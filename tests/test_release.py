@@ -18,7 +18,8 @@ import pytest
 from grader.authoring.package import runtime_files
 from grader.authoring.release import build_release
 from grader.engine import grade
-from helpers import ROOT, autograder_tree, build_package, edit_submission, load_results, run_autograder, write_solution
+from helpers import (ROOT, autograder_tree, build_package, edit_submission, load_results, run_autograder,
+                     stale_project, write_solution)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -181,13 +182,8 @@ def test_release_bytes_are_reproducible(release, tmp_path):
 
 def test_release_refuses_stale_generated_files(tmp_path):
     from grader.errors import UserError
-    project = tmp_path / "project"
-    for name in ("reference", "test_cases", "student_template"):
-        shutil.copytree(ROOT / name, project / name)
-    text = (ROOT / "assignment.toml").read_text().replace('tie_rule = "all"', 'tie_rule = "split"')
-    (project / "assignment.toml").write_text(text)
     with pytest.raises(UserError, match="out of date"):
-        build_release(project, tmp_path / "release.zip")
+        build_release(stale_project(tmp_path), tmp_path / "release.zip")
     assert not (tmp_path / "release.zip").exists()
 
 
