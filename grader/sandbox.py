@@ -125,8 +125,9 @@ def open_sandbox(protected_read=(), protected_write=(), memory_mb=512, cpu_secon
         os.chmod(workdir, 0o700)
         sandbox = Sandbox(base, workdir, "", memory_mb, cpu_seconds, uid, gid, user, lock=lock)
         kill_user_processes(sandbox)  # anything a crashed earlier run of this user left behind
-        sandbox.notices += drop_unsafe_import_paths()
-        own_python = secure(sandbox, protected_read, protected_write, sealed, fix_permissions)
+        sandbox_uids = _sandbox_uids()
+        sandbox.notices += drop_unsafe_import_paths(sandbox_uids)
+        own_python = secure(sandbox, protected_read, protected_write, sealed, fix_permissions, sandbox_uids)
         sandbox.python = python or worker_python(sandbox, own_python)
         return sandbox
     except BaseException:
@@ -234,8 +235,10 @@ def _walk(root):
                 yield os.path.join(directory, name)
 
 
-def secure(sandbox, protected_read, protected_write, sealed, fix_permissions):
+def secure(sandbox, protected_read, protected_write, sealed, fix_permissions, sandbox_uids):
     """Make sure the sandbox user can reach nothing of the grader's; True if it can run our Python.
+
+    sandbox_uids: every sandbox user's uid (see _sandbox_uids).
 
     protected_read: paths it must not read. Every file under them is checked, since
     a directory it cannot list may still hold files it can open by name.
@@ -255,7 +258,7 @@ def secure(sandbox, protected_read, protected_write, sealed, fix_permissions):
                             f"other users, but it holds the system's temporary folder; keep the test "
                             f"cases and the reference in a folder of their own")
     outputs = [Path(p).resolve() for p in protected_write if Path(p).is_dir()]
-    above = _check_output_owners(outputs)
+    above = _check_output_owners(outputs, sandbox_uids)
     protected_read = [str(Path(p).resolve()) for p in protected_read if Path(p).exists()]
     protected_write = [str(p) for p in outputs]
     read_paths = [path for root in protected_read for path in _walk(root)]
@@ -310,7 +313,7 @@ def _enterable(folder):
     return any(os.access(folder, how) for how in (os.R_OK, os.W_OK, os.X_OK))
 
 
-def _check_output_owners(outputs):
+def _check_output_owners(outputs, uids):
     """Refuse output folders that the sandbox user could swap for a link while grading.
 
     Results are written by root. If a sandbox user owns an output folder or one
@@ -318,7 +321,6 @@ def _check_output_owners(outputs):
     the machine. Returns the folders above the outputs: the probe checks that the
     sandbox user may not rename entries in them either (sticky ones like /tmp aside).
     """
-    uids = _sandbox_uids()
     above = []
     for folder in outputs:
         for path in [folder, *folder.parents]:
@@ -331,7 +333,7 @@ def _check_output_owners(outputs):
     return above
 
 
-def drop_unsafe_import_paths():
+def drop_unsafe_import_paths(uids):
     """Root mode: forget the entries of Python's import path that a sandbox user could add to.
 
     `python -m grader` run from a folder like /tmp puts that folder first on the
@@ -340,7 +342,6 @@ def drop_unsafe_import_paths():
     job's student code runs.
     Returns a note for each entry dropped.
     """
-    uids = _sandbox_uids()
     gids = {pwd.getpwuid(uid).pw_gid for uid in uids}
     kept, notes = [], []
     for entry in sys.path:
@@ -406,16 +407,14 @@ def _exposed_message(sandbox, found):
             f"`chmod -R o-rwx` on it, and make sure the user is in none of its groups).")
 
 
-def worker_python(sandbox, own_usable=None):
+def worker_python(sandbox, own_usable):
     """An interpreter with NumPy that the sandbox user can run.
 
-    The grader's own Python is checked with a quick access test as the sandbox
-    user (own_usable: that test's answer, if it ran already). Other candidates
-    are tried by running them as that user, and the answer is remembered in the
-    root-only lock folder until the interpreter changes.
+    own_usable: whether the sandbox user can run the grader's own Python, as
+    secure()'s probe found. Other candidates are tried by running them as that
+    user, and the answer is remembered in the root-only lock folder until the
+    interpreter changes.
     """
-    if own_usable is None:
-        own_usable = _as_user(sandbox, lambda: _can_run(*_own_python()))
     if own_usable:
         return sys.executable
     candidates = [os.environ.get("BPGRADER_WORKER_PYTHON"), "/usr/bin/python3", "/usr/local/bin/python3"]
