@@ -60,6 +60,17 @@ def wall(command, repeat=1, **kwargs):
     return statistics.median(times)
 
 
+def wall_pair(first, second, repeat):
+    """Median wall times of two commands run alternately, so that a slow spell of a
+    shared machine lands on both, and the median of the per-pair ratios."""
+    times_first, times_second = [], []
+    for _ in range(repeat):
+        times_first.append(wall(first))
+        times_second.append(wall(second))
+    ratios = [b / a for a, b in zip(times_first, times_second)]
+    return statistics.median(times_first), statistics.median(times_second), statistics.median(ratios)
+
+
 def machine():
     cpu = "unknown CPU"
     try:

@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import ROOT, machine, vectorized_solution, wall
+from common import ROOT, machine, vectorized_solution, wall, wall_pair
 
 BARE = r'''
 import sys, json
@@ -26,7 +26,7 @@ for case in manifest["cases"]:
 '''
 
 
-def main(repeat=7):
+def main(repeat=15):
     with tempfile.TemporaryDirectory() as tmp:
         submission = vectorized_solution(Path(tmp) / "submission")
         bare = Path(tmp) / "bare.py"
@@ -36,13 +36,12 @@ def main(repeat=7):
         bare_cmd = [sys.executable, str(bare), str(submission), str(ROOT), str(ROOT / "test_cases")]
         wall(grade_cmd)  # warm the file and bytecode caches and create the sandbox user once
         wall(bare_cmd)
-        t_bare = wall(bare_cmd, repeat)
-        t_grade = wall(grade_cmd, repeat)
+        t_bare, t_grade, ratio = wall_pair(bare_cmd, grade_cmd, repeat)
     print(f"machine: {machine()}")
     print(f"bare script (import + one call per case): {t_bare:.3f} s (median of {repeat})")
     print(f"python -m grader grade (everything):       {t_grade:.3f} s (median of {repeat})")
-    print(f"ratio grade / bare: {t_grade / t_bare:.2f}x   (target: at most 1.5x)")
-    return t_grade / t_bare
+    print(f"ratio grade / bare: {ratio:.2f}x   (median of {repeat} back-to-back pairs; target: at most 1.5x)")
+    return ratio
 
 
 if __name__ == "__main__":

@@ -4,17 +4,19 @@ Steps, in order:
 1. load the manifest; open the sandbox (in root mode: close the project folder,
    the cases and the config to the sandbox user) and start the worker, which
    loads NumPy meanwhile and runs nothing of the student's yet;
-2. read the config's hash and every case's arrays, find the submission's files,
+2. read the config's hash and every case's file, find the submission's files,
    and check them statically: syntax, the locked interface, forbidden imports;
-3. copy the files into the worker's private folder, and load everything scoring
-   and writing the results needs (NumPy, the templates), all before any student
-   code runs;
-4. let the worker import the modules that passed the static checks;
+3. copy the files into the worker's private folder, and load NumPy and the code
+   that scores answers, all before any student code runs;
+4. let the worker import the modules that passed the static checks; meanwhile a
+   thread loads the report templates and the code that writes the results;
 5. run every case, one call at a time, within its timeout and the run's total
-   budget, scoring each as it returns; a timeout or crash costs that case only;
+   budget; each case is scored while the worker computes the next one, and a
+   timeout or crash costs that case only;
 6. add advice that spans cases (FullyConnectedNet and the layer at fault);
 7. end every process the student's code started, and remove the sandbox.
 """
+import io
 import os
 import time
 import traceback
@@ -51,6 +53,7 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
     budget_deadline = started + settings["total_budget"]
     box = None
     session = None
+    reporting = None
     try:
         if Path(submission_path).exists():
             # Start the worker first: it loads NumPy while this process checks the
@@ -79,10 +82,9 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
         if runnable and session is not None:
             result.notices += box.notices
             result.notes += _install_files(submission, box)
-            # Before any student code runs (the worker is still loading its NumPy):
-            # the parent's own NumPy, the cases, the templates, the modules that score.
-            data = _load_everything(manifest, case_bytes)
+            _load_scoring()  # the parent's NumPy and scoring code, before any student code runs
             session.begin(runnable)
+            reporting = _Loader(_load_reporting)  # loads while the worker imports and computes
             session.wait_ready(budget_deadline)
             result.import_output = session.import_output
             for module, status in session.imports.items():
@@ -90,16 +92,14 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
                     blocked[module] = _import_problem(module, status, session.import_output)
                     result.problems.append(blocked[module])
         else:
-            data = _load_everything(manifest, case_bytes)
-        from . import evaluate
-        timeouts = {}
-        for index, case in enumerate(manifest.cases, start=1):
-            case_result = _run_case(case, data[case.id], manifest, checks, blocked, session,
-                                    budget_deadline, timeouts, result)
-            result.cases.append(evaluate.strip_hidden(case_result))
-            if progress:
-                progress(index, len(manifest.cases), case_result)
+            _load_scoring()
+            reporting = _Loader(None)
+            _load_reporting()
+        _run_cases(manifest, case_bytes, checks, blocked, session, budget_deadline, result, progress)
+        reporting.join()
     finally:
+        if reporting is not None:
+            reporting.wait()
         if session is not None:
             session.close()
         if box is not None:
@@ -124,16 +124,61 @@ def project_folders(cases_root, config_path=None):
     return found
 
 
-def _load_everything(manifest, case_bytes):
-    """Parse every case (from bytes read before any student code ran) and compile the templates."""
-    import io
+def _load_scoring():
+    """Everything that scores an answer: loaded before any student code runs."""
+    from . import evaluate  # noqa: F401  (with NumPy, compare and diagnose)
 
-    from .cases import load_case_data
+
+def _load_reporting():
+    """Everything that writes the results: the templates, compiled, and the output code.
+
+    It is loaded while the worker computes, for speed. In root mode the worker cannot
+    change any of it: the grader dropped every import-path entry a sandbox user could
+    write, the templates and the grader belong to root, and a compiled-template cache
+    is used only if it is private."""
     from .report.render import preload
-    data = {case_id: load_case_data(io.BytesIO(raw)) for case_id, raw in case_bytes.items()}
     preload()
-    from . import evaluate, outputs  # noqa: F401  (everything writing results is loaded now)
-    return data
+    from . import outputs  # noqa: F401
+
+
+class _Loader:
+    """Runs a loading function in a thread, mostly while the main thread waits on the worker.
+
+    Meanwhile the interpreter switches threads every half millisecond instead of every
+    five, so that an answer from the worker is read and scored as soon as it arrives.
+    """
+
+    SWITCH_INTERVAL = 0.0005
+
+    def __init__(self, function):
+        self.error = None
+        self.thread = None
+        if function is not None:
+            import sys
+            import threading
+            self._interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(self._interval, self.SWITCH_INTERVAL))
+            self.thread = threading.Thread(target=self._run, args=(function,), daemon=True)
+            self.thread.start()
+
+    def _run(self, function):
+        try:
+            function()
+        except BaseException as exc:  # re-raised in the main thread by join()
+            self.error = exc
+
+    def wait(self):
+        """Wait for the thread to end; returns the error it raised, if any."""
+        if self.thread is not None:
+            import sys
+            self.thread.join()
+            sys.setswitchinterval(self._interval)
+            self.thread = None
+        return self.error
+
+    def join(self):
+        if self.wait() is not None:
+            raise self.error
 
 
 def _check_config(manifest, config_path):
@@ -240,7 +285,55 @@ def _import_problem(module, status, output):
            f"{error.get('message', '')}{where}".rstrip()
 
 
-def _run_case(case, data, manifest, checks, blocked, session, budget_deadline, timeouts, result):
+def _run_cases(manifest, case_bytes, checks, blocked, session, budget_deadline, result, progress):
+    """Run every case in order, one call at a time, scoring each while the next one runs.
+
+    The worker holds one case's inputs at a time: case k+1 is sent only after case k's
+    answer came back, and case k is scored while the worker computes case k+1.
+    """
+    from . import evaluate
+    from .cases import load_case_data
+    parsed = {}
+
+    def case_data(case):
+        if case.id not in parsed:
+            parsed[case.id] = load_case_data(io.BytesIO(case_bytes[case.id]))
+        return parsed[case.id]
+
+    def finish(index, case, outcome):
+        if isinstance(outcome, CaseResult):
+            case_result = outcome
+        else:
+            case_result = _score(case, case_data(case), outcome, manifest)
+        result.cases.append(evaluate.strip_hidden(case_result))
+        if progress:
+            progress(index, len(manifest.cases), case_result)
+
+    timeouts = {}
+    previous = None
+    cases = manifest.cases
+    for index, case in enumerate(cases, start=1):
+        outcome = _skip(case, checks, blocked, timeouts, budget_deadline, result)
+        if outcome is None:
+            pending = session.send(case.call, case_data(case).wire_inputs(), manifest.settings["case_timeout"],
+                                   budget_deadline)
+        if previous is not None:
+            finish(*previous)  # while the worker computes this case
+        if index < len(cases):
+            case_data(cases[index])
+        if outcome is None:
+            outcome = session.receive(pending)
+            if outcome.status == "timeout":
+                timeouts[case.function] = timeouts.get(case.function, 0) + 1
+                if budget_deadline - time.monotonic() <= 0.05:
+                    result.budget_exhausted = True
+        previous = (index, case, outcome)
+    if previous is not None:
+        finish(*previous)
+
+
+def _skip(case, checks, blocked, timeouts, budget_deadline, result):
+    """The result of a case that is not run, or None if it runs."""
     module = "fc_net" if case.function.startswith("FullyConnectedNet") else "layers"
     if module in blocked:
         return _unrunnable(case, "import", blocked[module])
@@ -250,24 +343,21 @@ def _run_case(case, data, manifest, checks, blocked, session, budget_deadline, t
     if timeouts.get(case.function, 0) >= TIMEOUTS_BEFORE_SKIP:
         return _unrunnable(case, "not-run", f"not run: {TIMEOUTS_BEFORE_SKIP} earlier cases of "
                                             f"{case.function} timed out")
-    remaining = budget_deadline - time.monotonic()
-    if remaining <= 0.05:
+    if budget_deadline - time.monotonic() <= 0.05:
         result.budget_exhausted = True
         return _unrunnable(case, "not-run", "not run: the time budget for the whole submission ran "
                                             "out before this case; make the slow functions faster")
+    return None
+
+
+def _score(case, data, outcome, manifest):
     from . import evaluate
     try:
-        outcome = session.call(case.call, data.wire_inputs(), manifest.settings["case_timeout"], budget_deadline)
-        case_result = evaluate.evaluate(case, data, outcome, manifest, manifest.settings["worker_memory_mb"])
+        return evaluate.evaluate(case, data, outcome, manifest, manifest.settings["worker_memory_mb"])
     except Exception:
-        case_result = CaseResult(case, "internal", 0.0, summary=(
+        return CaseResult(case, "internal", 0.0, summary=(
             "the autograder failed on this case: this is a bug in the grader, not in your code. "
             "Your instructor can see the details."), internal=traceback.format_exc())
-    if case_result.status == "timeout":
-        timeouts[case.function] = timeouts.get(case.function, 0) + 1
-        if budget_deadline - time.monotonic() <= 0.05:
-            result.budget_exhausted = True
-    return case_result
 
 
 def _unrunnable(case, status, message):

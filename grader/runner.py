@@ -36,6 +36,13 @@ class ImportStatus:
 
 
 @dataclass
+class _Pending:
+    id: int
+    started: float
+    deadline: float
+
+
+@dataclass
 class CallOutcome:
     status: str                     # ok, error, bad-return, timeout, crashed, protocol
     outputs: Dict[str, tuple] = field(default_factory=dict)   # name -> (meta, ndarray or None)
@@ -89,7 +96,7 @@ class WorkerSession:
         answer_r, answer_w = os.pipe()
         child_log = os.open(self._log_path, os.O_WRONLY | os.O_APPEND)
         os.ftruncate(self._log, 0)
-        argv = [self.box.python, "-I", "-B", "-u", "-X", "utf8", "-c", WORKER_SOURCE,
+        argv = [self.box.python, "-I", "-S", "-B", "-u", "-X", "utf8", "-c", WORKER_SOURCE,
                 str(request_r), str(answer_w), str(self.box.workdir),
                 ",".join(self.blocked_imports), json.dumps(self.box.limits())]
         try:
@@ -172,7 +179,13 @@ class WorkerSession:
     # Calling --------------------------------------------------------------------
 
     def call(self, call, arrays, timeout, budget_deadline=None):
-        """Run one call in the worker; restarts it first if a previous call ended it."""
+        """Run one call in the worker and wait for its outcome."""
+        return self.receive(self.send(call, arrays, timeout, budget_deadline))
+
+    def send(self, call, arrays, timeout, budget_deadline=None):
+        """Start one call; returns what receive() needs. Restarts the worker first if a
+        previous call ended it. The worker gets this call's inputs only, so the caller
+        may score the previous call meanwhile but can never have two calls out at once."""
         if not self.alive:
             statuses = self.start(budget_deadline)
             broken = [s for s in statuses.values() if not s.ok]
@@ -191,17 +204,28 @@ class WorkerSession:
         try:
             write_all(self._request, encode_message({"type": "call", "id": self._calls, "call": call},
                                                     sorted(arrays.items())))
+        except BrokenPipeError:
+            self.stop()
+            return CallOutcome("crashed", seconds=time.monotonic() - started, output=self._read_output(),
+                               ended=self._ended())
+        return _Pending(self._calls, started, deadline)
+
+    def receive(self, pending):
+        """The outcome of the call send() started: an answer, a timeout or a crash.
+
+        An answer that arrived by the deadline counts even if it is read later."""
+        if isinstance(pending, CallOutcome):
+            return pending  # send() could not start the call
+        started, deadline = pending.started, pending.deadline
+        try:
             message = read_message(self._answer, deadline, MAX_ANSWER_BYTES)
         except TimeoutError:
             elapsed = time.monotonic() - started
             self.stop()
             return CallOutcome("timeout", seconds=elapsed, output=self._read_output())
-        except (ProtocolError, BrokenPipeError) as exc:
+        except ProtocolError as exc:
             elapsed = time.monotonic() - started
             self.stop()
-            if isinstance(exc, BrokenPipeError):
-                return CallOutcome("crashed", seconds=elapsed, output=self._read_output(),
-                                   ended=self._ended())
             return CallOutcome("protocol", seconds=elapsed, output=self._read_output(),
                                error={"type": "ProtocolError", "message": str(exc), "frames": []})
         elapsed = time.monotonic() - started
@@ -211,7 +235,7 @@ class WorkerSession:
             return CallOutcome("crashed", seconds=elapsed, output=self._read_output(), ended=ended)
         header, blobs = message
         try:
-            outcome = self._outcome(header, blobs, elapsed)
+            outcome = self._outcome(header, blobs, elapsed, pending.id)
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             self.stop()
             return CallOutcome("protocol", seconds=elapsed, output=self._read_output(),
@@ -222,8 +246,8 @@ class WorkerSession:
             outcome.error["message"] = self._relative(outcome.error["message"])
         return outcome
 
-    def _outcome(self, header, blobs, elapsed):
-        if header.get("type") != "result" or header.get("id") != self._calls:
+    def _outcome(self, header, blobs, elapsed, call_id):
+        if header.get("type") != "result" or header.get("id") != call_id:
             raise ValueError("an answer to a different request")
         status = header["status"]
         if status not in ("ok", "error", "bad-return"):

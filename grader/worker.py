@@ -5,7 +5,7 @@ case's inputs as fresh arrays, calls the student's function, and sends back the
 named outputs as raw .npy bytes. It never sees an expected value.
 
 This file is standalone (standard library and NumPy only). The parent starts it
-with `python -I -c <this file's source>`, so an unprivileged worker needs no
+with `python -I -S -c <this file's source>`, so an unprivileged worker needs no
 access to the grader's directory. The parent also imports it, for the message
 framing and for the call conventions that the test-case generator shares.
 
@@ -14,7 +14,9 @@ Messages on both pipes: a 4-byte big-endian header length, a JSON header, then t
 """
 import io
 import json
+import math
 import os
+import re
 import struct
 import sys
 import time
@@ -22,6 +24,9 @@ import traceback
 
 MAX_HEADER = 1 << 20
 MAX_TEXT = 2000
+# The header NumPy writes for a plain numeric array (format 1.0), and nothing else.
+NPY_HEADER = re.compile(r"\{'descr': '([<>|=]?[biufc][0-9]{1,2})', 'fortran_order': (True|False), "
+                        r"'shape': \(((?:[0-9]{1,12}, ?){0,32}[0-9]{0,12})\), \} *\n")
 
 
 # Framing -----------------------------------------------------------------------
@@ -59,9 +64,9 @@ def read_exact(fd, n, deadline=None):
     import select
     chunks, remaining = [], n
     while remaining:
-        if deadline is not None:
-            wait = deadline - time.monotonic()
-            if wait <= 0 or not select.select([fd], [], [], wait)[0]:
+        if deadline is not None:  # (bytes that arrived by the deadline are read after it too)
+            wait = max(0.0, deadline - time.monotonic())
+            if not select.select([fd], [], [], wait)[0]:
                 raise TimeoutError
         chunk = os.read(fd, min(remaining, 1 << 20))
         if not chunk:
@@ -104,10 +109,32 @@ def read_message(fd, deadline=None, max_bytes=64 << 20):
         if payload is None:
             raise ProtocolError("message cut off in its arrays")
         try:
-            arrays[name] = np.load(io.BytesIO(payload), allow_pickle=False)
+            arrays[name] = load_npy(payload)
         except Exception as exc:  # any malformed .npy: the sender is not trusted
             raise ProtocolError(f"array {name!r} is not a plain .npy array: {exc}") from None
     return header, arrays
+
+
+def load_npy(payload):
+    """A plain array from .npy bytes, never unpickling anything.
+
+    The header NumPy writes for a numeric array is read here directly: NumPy's own
+    reader evaluates every header as a Python literal, which costs more than the
+    rest of a small array's round trip. Any other header goes to NumPy's reader,
+    with allow_pickle=False.
+    """
+    import numpy as np
+    if payload[:8] == b"\x93NUMPY\x01\x00" and len(payload) >= 10:
+        start = 10 + struct.unpack("<H", payload[8:10])[0]
+        match = NPY_HEADER.fullmatch(payload[10:start].decode("latin-1"))
+        if match:
+            dtype = np.dtype(match[1])
+            shape = tuple(int(n) for n in match[3].replace(" ", "").split(",") if n)
+            count = math.prod(shape)
+            if len(payload) - start == count * dtype.itemsize:
+                flat = np.frombuffer(payload, dtype, count, start)
+                return flat.reshape(shape, order="F" if match[2] == "True" else "C").copy(order="K")
+    return np.load(io.BytesIO(payload), allow_pickle=False)
 
 
 # Calls -------------------------------------------------------------------------
@@ -330,6 +357,26 @@ def apply_limits(limits):
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the size limit fails instead
 
 
+def _add_site_packages():
+    """Put the interpreter's package folders on sys.path, as site would, but faster.
+
+    The worker starts with -S: processing every .pth file of a large environment can
+    cost more than importing NumPy. Where NumPy is found only through one (a virtual
+    environment of an older Python, an editable install), site runs in full after all.
+    """
+    import importlib.util
+    import site
+    if not sys.flags.no_site:
+        return
+    for folder in site.getsitepackages():
+        if os.path.isdir(folder) and folder not in sys.path:
+            sys.path.append(folder)
+    if importlib.util.find_spec("numpy") is None:
+        site.main()
+    for name in ("setquit", "sethelper"):  # exit(), quit() and help() behave as usual
+        getattr(site, name, lambda: None)()
+
+
 def main(argv):
     """argv: read fd, write fd, working folder, forbidden packages, resource limits (JSON).
 
@@ -344,6 +391,7 @@ def main(argv):
     blocked = [name for name in argv[4].split(",") if name] if len(argv) > 4 else []
     os.set_inheritable(read_fd, False)
     os.set_inheritable(write_fd, False)
+    _add_site_packages()
     import numpy  # noqa: F401  (before the submission's folder is on sys.path: no shadowing)
     if blocked:
         sys.meta_path.insert(0, ImportBlocker(blocked))

@@ -2,7 +2,7 @@
 
 The environment autoescapes everything, so student-controlled text (exception
 messages, printed output, file names) can never become markup. Templates are
-loaded and compiled once, before any student code runs. Every view built here
+loaded and compiled once per process and never re-read. Every view built here
 is plain data; a hidden case's view holds only its name, points and status.
 """
 import datetime

@@ -1,0 +1,113 @@
+"""The fast readers on the grading path: answer pipes, .npy payloads and case archives.
+
+Each is checked against the slow, general reader it stands in for, and against
+the inputs it must refuse or hand back to that reader.
+"""
+import io
+import os
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+from grader.cases import _stored_members, _zip_members, load_case_data, load_manifest
+from grader.worker import encode_message, load_npy, read_message
+from helpers import ROOT
+
+
+def npy(array):
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=True)
+    return buffer.getvalue()
+
+
+def test_an_answer_that_arrived_by_the_deadline_is_read_after_it():
+    read_fd, write_fd = os.pipe()
+    try:
+        os.write(write_fd, encode_message({"type": "result", "id": 3}, [("out", np.arange(4.0))]))
+        header, arrays = read_message(read_fd, deadline=time.monotonic() - 1.0)
+        assert header["id"] == 3
+        assert arrays["out"].tolist() == [0.0, 1.0, 2.0, 3.0]
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+
+
+def test_a_pipe_with_nothing_in_it_times_out_at_the_deadline():
+    read_fd, write_fd = os.pipe()
+    try:
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            read_message(read_fd, deadline=started + 0.2)
+        assert time.monotonic() - started >= 0.2
+        os.write(write_fd, encode_message({"type": "result"})[:6])  # a header cut off mid-way
+        with pytest.raises(TimeoutError):
+            read_message(read_fd, deadline=time.monotonic() + 0.1)
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+
+
+@pytest.mark.parametrize("array", [
+    np.arange(12.0).reshape(3, 4),
+    np.asfortranarray(np.arange(6.0).reshape(2, 3)),
+    np.float64(2.5),
+    np.array(True),
+    np.zeros((0, 3)),
+    np.arange(5, dtype=">i4"),
+    np.arange(3) + 1j,
+    np.zeros((2, 1, 1, 3), dtype=np.uint8),
+    np.array(["text"]),
+], ids=["2-d", "fortran", "0-d", "bool", "empty", "big-endian", "complex", "4-d", "unicode"])
+def test_npy_payloads_read_exactly_as_numpy_reads_them(array):
+    got = load_npy(npy(array))
+    want = np.load(io.BytesIO(npy(array)))
+    assert got.dtype == want.dtype and got.shape == want.shape
+    assert got.tobytes(order="A") == want.tobytes(order="A")
+    assert got.flags.f_contiguous == want.flags.f_contiguous and got.flags.c_contiguous == want.flags.c_contiguous
+    assert got.flags.writeable
+
+
+def test_npy_payloads_holding_objects_or_too_few_bytes_are_refused():
+    with pytest.raises(ValueError, match="allow_pickle"):
+        load_npy(npy(np.array([{"a": 1}], dtype=object)))
+    short = npy(np.arange(10.0))[:-8]
+    with pytest.raises(ValueError):
+        load_npy(short)
+
+
+def test_every_case_archive_read_directly_holds_what_zipfile_reads():
+    manifest = load_manifest(ROOT / "test_cases")
+    for case in manifest.cases:
+        raw = (manifest.root / case.file).read_bytes()
+        assert _stored_members(raw) == _zip_members(raw), case.id
+        data = load_case_data(io.BytesIO(raw))
+        with np.load(io.BytesIO(raw)) as archive:
+            for name in archive.files:
+                kind, _, rest = name.partition(":")
+                if kind == "mistake":
+                    slug, _, output = rest.partition(":")
+                    got = data.mistakes[slug][output]
+                else:
+                    got = (data.inputs if kind == "input" else data.expected)[rest]
+                assert got.tobytes() == archive[name].tobytes() and got.shape == archive[name].shape
+
+
+def archive(compression=zipfile.ZIP_STORED, comment=b""):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as handle:
+        handle.writestr("input:x.npy", b"abc" * 50)
+        handle.writestr("expected:out.npy", b"defg")
+        handle.comment = comment
+    return buffer.getvalue()
+
+
+def test_archives_laid_out_otherwise_go_to_zipfile():
+    assert _stored_members(archive()) == [("input:x.npy", b"abc" * 50), ("expected:out.npy", b"defg")]
+    assert _stored_members(archive(zipfile.ZIP_DEFLATED)) is None
+    assert _stored_members(archive(comment=b"note")) is None
+    assert _stored_members(archive()[:-30]) is None
+    assert _stored_members(b"not an archive") is None
+    data = load_case_data(io.BytesIO(archive(zipfile.ZIP_DEFLATED)))
+    assert data.raw_inputs == {"x": b"abc" * 50}
