@@ -55,7 +55,10 @@ def wall(command, repeat=1, **kwargs):
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=kwargs.get("cwd", ROOT), env=ENV)
+        finished = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  cwd=kwargs.get("cwd", ROOT), env=ENV)
+        if finished.returncode:  # (the progress lines on stderr are shown only if the run failed)
+            sys.exit(f"{' '.join(map(str, command))} failed:\n{finished.stderr.decode(errors='replace')}")
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 

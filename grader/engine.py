@@ -304,7 +304,7 @@ def _run_cases(manifest, case_bytes, checks, blocked, session, budget_deadline, 
         if isinstance(outcome, CaseResult):
             case_result = outcome
         else:
-            case_result = _score(case, case_data(case), outcome, manifest)
+            case_result = _score(case, case_data, outcome, manifest)
         result.cases.append(evaluate.strip_hidden(case_result))
         if progress:
             progress(index, len(manifest.cases), case_result)
@@ -315,18 +315,29 @@ def _run_cases(manifest, case_bytes, checks, blocked, session, budget_deadline, 
     for index, case in enumerate(cases, start=1):
         outcome = _skip(case, checks, blocked, timeouts, budget_deadline, result)
         if outcome is None:
-            pending = session.send(case.call, case_data(case).wire_inputs(), manifest.settings["case_timeout"],
-                                   budget_deadline)
+            try:
+                pending = session.send(case.call, case_data(case).wire_inputs(),
+                                       manifest.settings["case_timeout"], budget_deadline)
+            except Exception:
+                session.stop()
+                outcome = _internal(case)
         if previous is not None:
             finish(*previous)  # while the worker computes this case
         if index < len(cases):
-            case_data(cases[index])
+            try:
+                case_data(cases[index])  # parsed now, while the worker computes
+            except Exception:
+                pass  # and reported as the grader's own error when that case is scored
         if outcome is None:
-            outcome = session.receive(pending)
-            if outcome.status == "timeout":
-                timeouts[case.function] = timeouts.get(case.function, 0) + 1
-                if budget_deadline - time.monotonic() <= 0.05:
-                    result.budget_exhausted = True
+            try:
+                outcome = session.receive(pending)
+            except Exception:
+                session.stop()
+                outcome = _internal(case)
+        if not isinstance(outcome, CaseResult) and outcome.status == "timeout":
+            timeouts[case.function] = timeouts.get(case.function, 0) + 1
+            if budget_deadline - time.monotonic() <= 0.05:
+                result.budget_exhausted = True
         previous = (index, case, outcome)
     if previous is not None:
         finish(*previous)
@@ -350,14 +361,19 @@ def _skip(case, checks, blocked, timeouts, budget_deadline, result):
     return None
 
 
-def _score(case, data, outcome, manifest):
+def _score(case, case_data, outcome, manifest):
     from . import evaluate
     try:
-        return evaluate.evaluate(case, data, outcome, manifest, manifest.settings["worker_memory_mb"])
+        return evaluate.evaluate(case, case_data(case), outcome, manifest, manifest.settings["worker_memory_mb"])
     except Exception:
-        return CaseResult(case, "internal", 0.0, summary=(
-            "the autograder failed on this case: this is a bug in the grader, not in your code. "
-            "Your instructor can see the details."), internal=traceback.format_exc())
+        return _internal(case)
+
+
+def _internal(case):
+    """The result of a case the grader itself failed on, with the traceback for the instructor."""
+    return CaseResult(case, "internal", 0.0, summary=(
+        "the autograder failed on this case: this is a bug in the grader, not in your code. "
+        "Your instructor can see the details."), internal=traceback.format_exc())
 
 
 def _unrunnable(case, status, message):

@@ -132,6 +132,25 @@ def test_a_bug_in_the_grader_on_one_case_is_a_visible_autograder_error_with_a_hi
     assert result.score == 100 - next(c.possible for c in result.cases if c.case.id == case.case.id)
 
 
+def test_a_bug_in_the_graders_pipe_handling_costs_only_that_case_and_the_worker_starts_afresh(tmp_path, monkeypatch):
+    from grader.runner import WorkerSession
+    original = WorkerSession.receive
+    failed = []
+
+    def broken(self, pending):
+        if not failed:
+            failed.append(True)
+            raise OSError("simulated failure reading the answer pipe")
+        return original(self, pending)
+
+    monkeypatch.setattr(WorkerSession, "receive", broken)
+    result = grade(write_solution(tmp_path / "s"), CASES)
+    first = result.cases[0]
+    assert first.status == "internal" and "OSError: simulated failure" in first.internal
+    assert [c.status for c in result.cases[1:]] == ["passed"] * (len(result.cases) - 1)
+    assert result.score == 100 - first.possible
+
+
 def test_every_mistake_of_the_catalog_differs_from_the_answer_on_a_case_of_its_function():
     manifest = json.loads((CASES / "manifest.json").read_text())
     detected = {f"{case['function']}/{slug}" for case in manifest["cases"] for slug in case["mistakes"]}
