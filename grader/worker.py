@@ -361,12 +361,16 @@ def _add_site_packages():
     """Put the interpreter's package folders on sys.path, as site would, but faster.
 
     The worker starts with -S: processing every .pth file of a large environment can
-    cost more than importing NumPy. Where NumPy is found only through one (a virtual
-    environment of an older Python, an editable install), site runs in full after all.
+    cost more than importing NumPy. A virtual environment (whose layout site works
+    out from pyvenv.cfg), or a NumPy found only through a .pth file, gets site in full.
     """
     import importlib.util
     import site
     if not sys.flags.no_site:
+        return
+    home = os.path.dirname(sys.executable)
+    if any(os.path.exists(os.path.join(folder, "pyvenv.cfg")) for folder in (home, os.path.dirname(home))):
+        site.main()
         return
     for folder in site.getsitepackages():
         if os.path.isdir(folder) and folder not in sys.path:

@@ -7,6 +7,7 @@ import io
 import os
 import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,3 +112,23 @@ def test_archives_laid_out_otherwise_go_to_zipfile():
     assert _stored_members(b"not an archive") is None
     data = load_case_data(io.BytesIO(archive(zipfile.ZIP_DEFLATED)))
     assert data.raw_inputs == {"x": b"abc" * 50}
+
+
+def test_the_worker_started_without_site_still_finds_a_virtual_environments_packages(tmp_path):
+    """The worker runs with -S and adds package folders itself; in a virtual environment
+    it must see that environment's packages (and here, through it, the system's NumPy)."""
+    import subprocess
+    import venv
+
+    from grader import worker
+    env_dir = tmp_path / "env"
+    venv.EnvBuilder(system_site_packages=True, with_pip=False, symlinks=True).create(env_dir)
+    python = env_dir / "bin" / "python"
+    packages = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    (Path(packages) / "marker_of_this_env.py").write_text("WHERE = 'the virtual environment'\n")
+    probe = (f"namespace = {{'__name__': 'worker'}}; exec(open({worker.__file__!r}).read(), namespace); "
+             f"namespace['_add_site_packages'](); import marker_of_this_env, numpy; "
+             f"print(marker_of_this_env.WHERE, callable(exit))")
+    finished = subprocess.run([str(python), "-I", "-S", "-c", probe], capture_output=True, text=True)
+    assert finished.stdout.strip() == "the virtual environment True", finished.stderr
