@@ -53,7 +53,7 @@ def cmd_grade(args):
     submission = Path(args.submission)
     out = Path(args.out) if args.out else Path("reports") / _report_name(submission)
     result = grade(submission, Path(args.cases), config_path=_config_beside(args), results_dir=out)
-    from .outputs import summary_table, write_outputs  # (loaded by grade() before student code ran)
+    from .outputs import summary_table, write_outputs  # (loaded by grade() already)
     results, report = write_outputs(result, out)
     if not args.quiet:
         print(f"{result.title}: {result.submission}")

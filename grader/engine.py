@@ -144,35 +144,42 @@ def _load_reporting():
 class _Loader:
     """Runs a loading function in a thread, mostly while the main thread waits on the worker.
 
-    Meanwhile the interpreter switches threads every half millisecond instead of every
-    five, so that an answer from the worker is read and scored as soon as it arrives.
+    While it loads, the interpreter switches threads every half millisecond instead of
+    every five, so that an answer from the worker is read and scored as soon as it
+    arrives. If no thread can be started, the function runs at once.
     """
 
     SWITCH_INTERVAL = 0.0005
 
     def __init__(self, function):
+        import sys
+        import threading
         self.error = None
         self.thread = None
-        if function is not None:
-            import sys
-            import threading
-            self._interval = sys.getswitchinterval()
-            sys.setswitchinterval(min(self._interval, self.SWITCH_INTERVAL))
+        if function is None:
+            return
+        self._interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._interval, self.SWITCH_INTERVAL))
+        try:
             self.thread = threading.Thread(target=self._run, args=(function,), daemon=True)
             self.thread.start()
+        except RuntimeError:
+            self.thread = None
+            self._run(function)
 
     def _run(self, function):
+        import sys
         try:
             function()
         except BaseException as exc:  # re-raised in the main thread by join()
             self.error = exc
+        finally:
+            sys.setswitchinterval(self._interval)
 
     def wait(self):
-        """Wait for the thread to end; returns the error it raised, if any."""
+        """Wait for the loading to end; returns the error it raised, if any."""
         if self.thread is not None:
-            import sys
             self.thread.join()
-            sys.setswitchinterval(self._interval)
             self.thread = None
         return self.error
 

@@ -107,6 +107,7 @@ class WorkerSession:
             for fd in (request_r, answer_w, child_log):
                 os.close(fd)
         self._request, self._answer = request_w, answer_r
+        os.set_blocking(request_w, False)  # a worker that stops reading cannot block the grader
 
     def begin(self, modules=None):
         """Tell the worker launched last to import the modules (these, or the session's own)."""
@@ -203,7 +204,10 @@ class WorkerSession:
             deadline = min(deadline, budget_deadline)
         try:
             write_all(self._request, encode_message({"type": "call", "id": self._calls, "call": call},
-                                                    sorted(arrays.items())))
+                                                    sorted(arrays.items())), deadline)
+        except TimeoutError:  # the worker stopped taking its inputs: the case's time runs meanwhile
+            self.stop()
+            return CallOutcome("timeout", seconds=time.monotonic() - started, output=self._read_output())
         except BrokenPipeError:
             self.stop()
             return CallOutcome("crashed", seconds=time.monotonic() - started, output=self._read_output(),

@@ -25,8 +25,9 @@ import traceback
 MAX_HEADER = 1 << 20
 MAX_TEXT = 2000
 # The header NumPy writes for a plain numeric array (format 1.0), and nothing else.
+_SIZE = r"(?:0|[1-9][0-9]{0,11})"
 NPY_HEADER = re.compile(r"\{'descr': '([<>|=]?[biufc][0-9]{1,2})', 'fortran_order': (True|False), "
-                        r"'shape': \(((?:[0-9]{1,12}, ?){0,32}[0-9]{0,12})\), \} *\n")
+                        rf"'shape': \((|{_SIZE},|{_SIZE}(?:, {_SIZE}){{1,31}})\), \}} *\n")
 
 
 # Framing -----------------------------------------------------------------------
@@ -52,10 +53,22 @@ def encode_message(header, arrays=()):
     return struct.pack(">I", len(body)) + body + b"".join(payloads)
 
 
-def write_all(fd, data):
+def write_all(fd, data, deadline=None):
+    """Write all of data to fd, blocking or not. Raises TimeoutError at the deadline
+    if the reader stops taking it (a worker that stopped reading its requests)."""
+    import select
     view = memoryview(data)
     while view:
-        written = os.write(fd, view)
+        if deadline is not None:
+            wait = deadline - time.monotonic()
+            if wait <= 0 or not select.select([], [fd], [], wait)[1]:
+                raise TimeoutError
+        try:
+            written = os.write(fd, view)
+        except BlockingIOError:
+            if deadline is None:
+                select.select([], [fd], [])
+            continue
         view = view[written:]
 
 
@@ -127,9 +140,12 @@ def load_npy(payload):
     if payload[:8] == b"\x93NUMPY\x01\x00" and len(payload) >= 10:
         start = 10 + struct.unpack("<H", payload[8:10])[0]
         match = NPY_HEADER.fullmatch(payload[10:start].decode("latin-1"))
-        if match:
-            dtype = np.dtype(match[1])
-            shape = tuple(int(n) for n in match[3].replace(" ", "").split(",") if n)
+        try:
+            dtype = np.dtype(match[1]) if match else None
+        except TypeError:  # a kind and size that make no type, such as 'i3': NumPy's reader says so
+            dtype = None
+        if dtype is not None:
+            shape = tuple(int(n) for n in match[3].split(",") if n)
             count = math.prod(shape)
             if len(payload) - start == count * dtype.itemsize:
                 flat = np.frombuffer(payload, dtype, count, start)
@@ -377,7 +393,7 @@ def _add_site_packages():
             sys.path.append(folder)
     if importlib.util.find_spec("numpy") is None:
         site.main()
-    for name in ("setquit", "sethelper"):  # exit(), quit() and help() behave as usual
+    for name in ("setquit", "setcopyright", "sethelper"):  # exit(), help(), license() as usual
         getattr(site, name, lambda: None)()
 
 

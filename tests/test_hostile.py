@@ -627,6 +627,31 @@ def test_while_a_case_runs_no_later_case_is_waiting_in_the_workers_pipes(fast_ca
         assert "PEEKED" not in case.output
 
 
+STALLER = r'''
+import sys as _sys, fcntl as _fcntl, time as _time, __main__ as _main
+_conv_forward = conv_forward
+_calls = [0]
+def conv_forward(x, w, b, conv_param):
+    _calls[0] += 1
+    if _calls[0] == 4:  # the last conv_forward case; the next case's inputs are larger than a page
+        _fcntl.fcntl(int(_sys.argv[1]), 1031, 4096)  # F_SETPIPE_SZ: the request pipe holds one page
+        def _stall(*args, **kwargs):
+            while True:
+                _time.sleep(3600)
+        _main.read_message = _stall  # the worker's loop stops reading requests
+    return _conv_forward(x, w, b, conv_param)
+'''
+
+
+def test_a_worker_that_stops_reading_its_requests_costs_the_next_case_a_timeout_not_a_hang(fast_cases, tmp_path):
+    result, data = graded(solution(tmp_path, STALLER), fast_cases, tmp_path)
+    conv = [c.case.function for c in result.cases].index("conv_forward")
+    stalled = result.cases[conv + 4]
+    assert stalled.case.function == "conv_backward" and stalled.status == "timeout"
+    assert [c.status for c in result.cases if c is not stalled] == ["passed"] * (len(result.cases) - 1)
+    assert result.seconds < 20
+
+
 def test_an_output_flood_is_bounded_in_every_output(fast_cases, tmp_path):
     flood = r'''
 import sys as _sys

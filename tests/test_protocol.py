@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from grader.cases import _stored_members, _zip_members, load_case_data, load_manifest
-from grader.worker import encode_message, load_npy, read_message
+from grader.worker import encode_message, load_npy, read_message, write_all
 from helpers import ROOT
 
 
@@ -50,6 +50,42 @@ def test_a_pipe_with_nothing_in_it_times_out_at_the_deadline():
         os.close(write_fd)
 
 
+def test_a_write_to_a_pipe_nobody_reads_times_out_at_the_deadline():
+    read_fd, write_fd = os.pipe()
+    try:
+        os.set_blocking(write_fd, False)
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            write_all(write_fd, b"x" * (1 << 20), deadline=started + 0.2)  # more than the pipe holds
+        assert time.monotonic() - started >= 0.2
+        assert len(os.read(read_fd, 1 << 20)) > 0  # what fitted was written
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+
+
+def test_a_write_without_a_deadline_waits_for_the_reader_of_a_non_blocking_pipe():
+    import threading
+    read_fd, write_fd = os.pipe()
+    received = []
+
+    def reader():
+        time.sleep(0.1)
+        while sum(map(len, received)) < 300_000:
+            received.append(os.read(read_fd, 1 << 16))
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        os.set_blocking(write_fd, False)
+        write_all(write_fd, b"y" * 300_000)
+        thread.join(10)
+        assert b"".join(received) == b"y" * 300_000
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+
+
 @pytest.mark.parametrize("array", [
     np.arange(12.0).reshape(3, 4),
     np.asfortranarray(np.arange(6.0).reshape(2, 3)),
@@ -68,6 +104,22 @@ def test_npy_payloads_read_exactly_as_numpy_reads_them(array):
     assert got.tobytes(order="A") == want.tobytes(order="A")
     assert got.flags.f_contiguous == want.flags.f_contiguous and got.flags.c_contiguous == want.flags.c_contiguous
     assert got.flags.writeable
+
+
+def npy_with_header(header, data):
+    text = header + " " * (63 - (len(header) + 10) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text.encode() + data
+
+
+@pytest.mark.parametrize("header", [
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (03,), }",
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (2), }",
+    "{'descr': '<i3', 'fortran_order': False, 'shape': (2,), }",
+    "{'descr': '|O', 'fortran_order': False, 'shape': (2,), }",
+])
+def test_npy_headers_numpy_itself_refuses_are_refused(header):
+    with pytest.raises(ValueError):
+        load_npy(npy_with_header(header, bytes(16)))
 
 
 def test_npy_payloads_holding_objects_or_too_few_bytes_are_refused():
