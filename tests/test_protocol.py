@@ -17,56 +17,53 @@ from grader.worker import encode_message, load_npy, read_message, write_all
 from helpers import ROOT
 
 
+@pytest.fixture
+def pipe():
+    """(read end, write end) of a fresh pipe, closed after the test."""
+    ends = os.pipe()
+    yield ends
+    for fd in ends:
+        os.close(fd)
+
+
 def npy(array):
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=True)
     return buffer.getvalue()
 
 
-def test_an_answer_that_arrived_by_the_deadline_is_read_after_it():
-    read_fd, write_fd = os.pipe()
-    try:
-        os.write(write_fd, encode_message({"type": "result", "id": 3}, [("out", np.arange(4.0))]))
-        header, arrays = read_message(read_fd, deadline=time.monotonic() - 1.0)
-        assert header["id"] == 3
-        assert arrays["out"].tolist() == [0.0, 1.0, 2.0, 3.0]
-    finally:
-        os.close(read_fd)
-        os.close(write_fd)
+def test_an_answer_that_arrived_by_the_deadline_is_read_after_it(pipe):
+    read_fd, write_fd = pipe
+    os.write(write_fd, encode_message({"type": "result", "id": 3}, [("out", np.arange(4.0))]))
+    header, arrays = read_message(read_fd, deadline=time.monotonic() - 1.0)
+    assert header["id"] == 3
+    assert arrays["out"].tolist() == [0.0, 1.0, 2.0, 3.0]
 
 
-def test_a_pipe_with_nothing_in_it_times_out_at_the_deadline():
-    read_fd, write_fd = os.pipe()
-    try:
-        started = time.monotonic()
-        with pytest.raises(TimeoutError):
-            read_message(read_fd, deadline=started + 0.2)
-        assert time.monotonic() - started >= 0.2
-        os.write(write_fd, encode_message({"type": "result"})[:6])  # a header cut off mid-way
-        with pytest.raises(TimeoutError):
-            read_message(read_fd, deadline=time.monotonic() + 0.1)
-    finally:
-        os.close(read_fd)
-        os.close(write_fd)
+def test_a_pipe_with_nothing_in_it_times_out_at_the_deadline(pipe):
+    read_fd, write_fd = pipe
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        read_message(read_fd, deadline=started + 0.2)
+    assert time.monotonic() - started >= 0.2
+    os.write(write_fd, encode_message({"type": "result"})[:6])  # a header cut off mid-way
+    with pytest.raises(TimeoutError):
+        read_message(read_fd, deadline=time.monotonic() + 0.1)
 
 
-def test_a_write_to_a_pipe_nobody_reads_times_out_at_the_deadline():
-    read_fd, write_fd = os.pipe()
-    try:
-        os.set_blocking(write_fd, False)
-        started = time.monotonic()
-        with pytest.raises(TimeoutError):
-            write_all(write_fd, b"x" * (1 << 20), deadline=started + 0.2)  # more than the pipe holds
-        assert time.monotonic() - started >= 0.2
-        assert len(os.read(read_fd, 1 << 20)) > 0  # what fitted was written
-    finally:
-        os.close(read_fd)
-        os.close(write_fd)
+def test_a_write_to_a_pipe_nobody_reads_times_out_at_the_deadline(pipe):
+    read_fd, write_fd = pipe
+    os.set_blocking(write_fd, False)
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        write_all(write_fd, b"x" * (1 << 20), deadline=started + 0.2)  # more than the pipe holds
+    assert time.monotonic() - started >= 0.2
+    assert len(os.read(read_fd, 1 << 20)) > 0  # what fitted was written
 
 
-def test_a_write_without_a_deadline_waits_for_the_reader_of_a_non_blocking_pipe():
+def test_a_write_without_a_deadline_waits_for_the_reader_of_a_non_blocking_pipe(pipe):
     import threading
-    read_fd, write_fd = os.pipe()
+    read_fd, write_fd = pipe
     received = []
 
     def reader():
@@ -76,14 +73,10 @@ def test_a_write_without_a_deadline_waits_for_the_reader_of_a_non_blocking_pipe(
 
     thread = threading.Thread(target=reader)
     thread.start()
-    try:
-        os.set_blocking(write_fd, False)
-        write_all(write_fd, b"y" * 300_000)
-        thread.join(10)
-        assert b"".join(received) == b"y" * 300_000
-    finally:
-        os.close(read_fd)
-        os.close(write_fd)
+    os.set_blocking(write_fd, False)
+    write_all(write_fd, b"y" * 300_000)
+    thread.join(10)
+    assert b"".join(received) == b"y" * 300_000
 
 
 @pytest.mark.parametrize("array", [
