@@ -38,6 +38,7 @@ from .errors import UserError
 STATE = "state.json"
 METADATA = "submission_metadata.yml"
 IGNORED = {"__MACOSX", "__pycache__", ".git"}
+MAX_EXPORT_BYTES = 2 << 30   # what an export may unpack to; a larger one is unpacked by hand
 
 
 @dataclass
@@ -121,25 +122,29 @@ def _extract_private(zip_path, target):
     except (zipfile.BadZipFile, OSError) as exc:
         raise UserError(f"{zip_path}: cannot open the .zip ({exc}); download the export again") from None
     with archive:
+        total = sum(info.file_size for info in archive.infolist())
+        if total > MAX_EXPORT_BYTES:
+            raise UserError(f"{zip_path}: unpacks to {total / (1 << 30):.1f} GB, more than the "
+                            f"{MAX_EXPORT_BYTES >> 30} GB batch unpacks by itself; unzip it yourself "
+                            f"and pass the folder")
         for info in archive.infolist():
             parts = PurePosixPath(info.filename.replace("\\", "/")).parts
             if info.is_dir() or not parts or info.filename.startswith("/") or ".." in parts:
                 continue
+            folder = target
             try:
-                data = archive.read(info)
+                for part in parts[:-1]:
+                    folder = folder / part
+                    folder.mkdir(mode=0o700, exist_ok=True)
+                with archive.open(info) as member:  # in pieces: one student's huge file is not read whole
+                    _write_private(folder / parts[-1], member)
             except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
                 raise UserError(f"{zip_path}: {info.filename} is corrupt in the .zip ({exc}); "
                                 f"download the export again") from None
             except (NotImplementedError, RuntimeError) as exc:  # an unknown compression, a password
                 raise UserError(f"{zip_path}: cannot unpack {info.filename} ({exc})") from None
-            folder = target
-            for part in parts[:-1]:
-                folder = folder / part
-                folder.mkdir(mode=0o700, exist_ok=True)
-            try:
-                _write_private(folder / parts[-1], data)
             except OSError as exc:  # e.g. a file and a folder of the same name
-                raise UserError(f"{zip_path}: cannot unpack {info.filename} ({exc.strerror})") from None
+                raise UserError(f"{zip_path}: cannot unpack {info.filename} ({exc.strerror or exc})") from None
 
 
 def _private_dir(path):
@@ -150,11 +155,15 @@ def _private_dir(path):
 
 
 def _write_private(path, data):
-    """Write bytes or text to path, readable by this user only (also when path existed before)."""
+    """Write bytes, text or a binary file's contents to path, readable by this user only
+    (also when path existed before)."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with open(descriptor, "wb") as handle:
         os.fchmod(handle.fileno(), 0o600)
-        handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+        if hasattr(data, "read"):
+            shutil.copyfileobj(data, handle, 1 << 20)
+        else:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
 
 
 def _export_entries(root, warn):

@@ -271,6 +271,24 @@ def test_a_damaged_export_zip_is_a_one_line_error_naming_the_zip_and_the_file(tm
     assert list((tmp_path / "out" / ".unpacked").iterdir()) == []   # nothing half-unpacked is kept
 
 
+def test_an_export_that_unpacks_to_more_than_the_limit_is_refused_before_anything_is_written(
+        tmp_path, cases, monkeypatch):
+    from grader import batch
+    export = export_zip(tmp_path / "export.zip", write_solution(tmp_path / "solution"))
+    with zipfile.ZipFile(export) as archive:
+        total = sum(info.file_size for info in archive.infolist())
+    monkeypatch.setattr(batch, "MAX_EXPORT_BYTES", total - 1)
+    out = tmp_path / "out"
+    with pytest.raises(UserError) as caught:
+        run_batch(export, out, cases, jobs=1)
+    assert str(caught.value) == (f"{export}: unpacks to 0.0 GB, more than the 0 GB batch unpacks by itself; "
+                                 f"unzip it yourself and pass the folder")
+    assert list((out / ".unpacked").iterdir()) == []
+    monkeypatch.setattr(batch, "MAX_EXPORT_BYTES", total)
+    outcomes, _ = run_batch(export, out, cases, jobs=1)
+    assert [o.score for o in outcomes] == [100.0, 100.0]
+
+
 def test_the_metadata_parser_names_the_line_it_cannot_read():
     with pytest.raises(UserError) as raised:
         parse_export_metadata("submission_1:\n  :submitters:\n  'submission_2:\n", "export/meta.yml")
