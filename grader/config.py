@@ -70,9 +70,12 @@ class LimitsSection:
 class ToleranceSection:
     default: float = _key("Largest relative error |a - b| / max(floor, |a| + |b|) that still passes.",
                           1e-6, minimum=0, below=TOLERANCE_BELOW)
-    floor: float = _key("Denominator floor of the relative error, for values near zero.", 1e-8, minimum=0)
+    floor: float = _key("Denominator floor of the relative error, for values near zero; at most 0.001, "
+                        "since a larger floor passes wrong answers whose values are small.", 1e-8, minimum=0,
+                        maximum=1e-3)
     init_std: float = _key("Allowed relative deviation of a weight matrix's standard deviation from "
-                           "weight_scale in the FullyConnectedNet init cases.", 0.15, minimum=0)
+                           "weight_scale in the FullyConnectedNet init cases; less than 1, since a "
+                           "deviation of 100% passes weights that are all zero.", 0.15, minimum=0, below=1.0)
     functions: Dict[str, float] = _key("Per-function overrides of the default tolerance.", factory=dict,
                                        minimum=0, below=TOLERANCE_BELOW)
 
@@ -211,6 +214,9 @@ def _in_range(value, meta, key, where):
         raise ConfigError(f"{where}: {key} must be at least {meta['minimum']}; got {value!r}")
     if meta["maximum"] is not None and value > meta["maximum"]:
         raise ConfigError(f"{where}: {key} must be at most {meta['maximum']}; got {value!r}")
+    if meta["below"] is not None and value >= meta["below"] and key.endswith("init_std"):
+        raise ConfigError(f"{where}: {key} must be less than {meta['below']:g}: a deviation of 100% or more "
+                          f"passes weights that are all zero; got {value!r}")
     if meta["below"] is not None and value >= meta["below"]:
         raise ConfigError(f"{where}: {key} must be less than {meta['below']:g}: the relative error "
                           f"|a - b| / max(floor, |a| + |b|) is never more than 1, so a tolerance of "

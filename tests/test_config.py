@@ -149,6 +149,31 @@ def test_the_tolerance_bound_is_the_largest_relative_error_the_grader_can_measur
     assert load_config(ROOT / "assignment.toml").tolerance.default < 1
 
 
+@pytest.mark.parametrize("old, new, message", [
+    ("floor = 1e-8", "floor = 1.0", "tolerance.floor must be at most 0.001; got 1.0"),
+    ("init_std = 0.15", "init_std = 1.0", "tolerance.init_std must be less than 1: a deviation of 100% or more "
+                                          "passes weights that are all zero; got 1.0"),
+])
+def test_a_floor_or_init_tolerance_that_would_pass_wrong_answers_is_refused(tmp_path, old, new, message):
+    path = config_with(tmp_path, old, new)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert str(raised.value) == f"{path}: {message}"
+
+
+def test_the_floor_and_init_bounds_are_where_wrong_answers_start_to_pass():
+    import numpy as np
+
+    from grader.compare import compare_array, init_problems
+    expected, wrong = np.array([0.02, -0.03]), np.array([0.021, -0.031])  # 5% off, small values
+    assert not compare_array(expected, wrong, tolerance=1e-6, floor=1e-3).ok
+    assert compare_array(expected, wrong, tolerance=1e-6, floor=1e4).ok
+    zeros = {"W1": np.zeros((30, 20)), "b1": np.zeros(20)}
+    assert init_problems(zeros, zeros, weight_scale=0.01, tolerance=1.0) == []
+    assert init_problems(zeros, zeros, weight_scale=0.01, tolerance=0.99) == [
+        "W1 has standard deviation 0; expected weight_scale = 0.01 (within 99%)"]
+
+
 def test_a_tolerance_just_under_the_bound_is_accepted(tmp_path):
     path = config_with(tmp_path, "[tolerance]\n", "[tolerance]\nfunctions = { conv_backward = 0.5 }\n")
     config = load_config(path)
