@@ -32,10 +32,15 @@ class ConfigError(UserError):
     """assignment.toml is missing, malformed or inconsistent."""
 
 
+# Why a value at or above `below` is refused, unless a key says otherwise.
+TOLERANCE_WHY = ("the relative error |a - b| / max(floor, |a| + |b|) is never more than 1, so a tolerance "
+                 "of 1 or more passes every answer of the right shape")
+
+
 def _key(description, default=dataclasses.MISSING, factory=None, choices=None, minimum=None, maximum=None,
-         below=None):
+         below=None, why=TOLERANCE_WHY):
     meta = {"description": description, "choices": choices, "minimum": minimum, "maximum": maximum,
-            "below": below}
+            "below": below, "why": why}
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -75,7 +80,8 @@ class ToleranceSection:
                         maximum=1e-3)
     init_std: float = _key("Allowed relative deviation of a weight matrix's standard deviation from "
                            "weight_scale in the FullyConnectedNet init cases; less than 1, since a "
-                           "deviation of 100% passes weights that are all zero.", 0.15, minimum=0, below=1.0)
+                           "deviation of 100% passes weights that are all zero.", 0.15, minimum=0, below=1.0,
+                           why="a deviation of 100% or more passes weights that are all zero")
     functions: Dict[str, float] = _key("Per-function overrides of the default tolerance.", factory=dict,
                                        minimum=0, below=TOLERANCE_BELOW)
 
@@ -214,13 +220,8 @@ def _in_range(value, meta, key, where):
         raise ConfigError(f"{where}: {key} must be at least {meta['minimum']}; got {value!r}")
     if meta["maximum"] is not None and value > meta["maximum"]:
         raise ConfigError(f"{where}: {key} must be at most {meta['maximum']}; got {value!r}")
-    if meta["below"] is not None and value >= meta["below"] and key.endswith("init_std"):
-        raise ConfigError(f"{where}: {key} must be less than {meta['below']:g}: a deviation of 100% or more "
-                          f"passes weights that are all zero; got {value!r}")
     if meta["below"] is not None and value >= meta["below"]:
-        raise ConfigError(f"{where}: {key} must be less than {meta['below']:g}: the relative error "
-                          f"|a - b| / max(floor, |a| + |b|) is never more than 1, so a tolerance of "
-                          f"{meta['below']:g} or more passes every answer of the right shape; got {value!r}")
+        raise ConfigError(f"{where}: {key} must be less than {meta['below']:g}: {meta['why']}; got {value!r}")
     return value
 
 
