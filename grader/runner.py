@@ -206,12 +206,9 @@ class WorkerSession:
             write_all(self._request, encode_message({"type": "call", "id": self._calls, "call": call},
                                                     sorted(arrays.items())), deadline)
         except TimeoutError:  # the worker stopped taking its inputs: the case's time runs meanwhile
-            self.stop()
-            return CallOutcome("timeout", seconds=time.monotonic() - started, output=self._read_output())
+            return self._unanswered("timeout", time.monotonic() - started)
         except BrokenPipeError:
-            self.stop()
-            return CallOutcome("crashed", seconds=time.monotonic() - started, output=self._read_output(),
-                               ended=self._ended())
+            return self._unanswered("crashed", time.monotonic() - started, crashed=True)
         return _Pending(self._calls, started, deadline)
 
     def receive(self, pending):
@@ -224,31 +221,32 @@ class WorkerSession:
         try:
             message = read_message(self._answer, deadline, MAX_ANSWER_BYTES)
         except TimeoutError:
-            elapsed = time.monotonic() - started
-            self.stop()
-            return CallOutcome("timeout", seconds=elapsed, output=self._read_output())
+            return self._unanswered("timeout", time.monotonic() - started)
         except ProtocolError as exc:
-            elapsed = time.monotonic() - started
-            self.stop()
-            return CallOutcome("protocol", seconds=elapsed, output=self._read_output(),
-                               error={"type": "ProtocolError", "message": str(exc), "frames": []})
+            return self._unanswered("protocol", time.monotonic() - started, problem=str(exc))
         elapsed = time.monotonic() - started
         if message is None:
-            ended = self._ended()
-            self.stop()
-            return CallOutcome("crashed", seconds=elapsed, output=self._read_output(), ended=ended)
+            return self._unanswered("crashed", elapsed, crashed=True)
         header, blobs = message
         try:
             outcome = self._outcome(header, blobs, elapsed, pending.id)
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-            self.stop()
-            return CallOutcome("protocol", seconds=elapsed, output=self._read_output(),
-                               error={"type": "ProtocolError", "message": f"malformed answer: {exc}",
-                                      "frames": []})
+            return self._unanswered("protocol", elapsed, problem=f"malformed answer: {exc}")
         outcome.output = self._read_output()
         if outcome.error is not None:
             outcome.error["message"] = self._relative(outcome.error["message"])
         return outcome
+
+    def _unanswered(self, status, elapsed, crashed=False, problem=None):
+        """The outcome of a call that got no usable answer; the worker is stopped.
+
+        crashed: say how the process ended, asked before stop() leaves no process to ask.
+        problem: what was wrong with the answer, for status "protocol".
+        """
+        ended = self._ended() if crashed else None
+        self.stop()
+        error = {"type": "ProtocolError", "message": problem, "frames": []} if problem else None
+        return CallOutcome(status, seconds=elapsed, output=self._read_output(), error=error, ended=ended)
 
     def _outcome(self, header, blobs, elapsed, call_id):
         if header.get("type") != "result" or header.get("id") != call_id:
