@@ -93,10 +93,10 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
                     result.problems.append(blocked[module])
         else:
             _load_scoring()
-            reporting = _Loader(None)
             _load_reporting()
         _run_cases(manifest, case_bytes, checks, blocked, session, budget_deadline, result, progress)
-        reporting.join()
+        if reporting is not None:
+            reporting.join()
     finally:
         if reporting is not None:
             reporting.wait()
@@ -156,8 +156,6 @@ class _Loader:
         import threading
         self.error = None
         self.thread = None
-        if function is None:
-            return
         self._interval = sys.getswitchinterval()
         sys.setswitchinterval(min(self._interval, self.SWITCH_INTERVAL))
         try:
