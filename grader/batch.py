@@ -25,7 +25,6 @@ import tempfile
 import time
 import traceback
 import zipfile
-import zlib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
@@ -33,7 +32,9 @@ from pathlib import Path, PurePosixPath
 from typing import List
 
 from . import __version__
+from .cases import sha256_file
 from .errors import UserError
+from .submission import UNREADABLE_ZIP
 
 STATE = "state.json"
 METADATA = "submission_metadata.yml"
@@ -101,7 +102,7 @@ def _unpack_export(zip_path, work_dir):
     In root mode the students' code runs as the sandbox user, which must not read
     classmates' submissions: every folder is 0700 and every file 0600.
     """
-    digest = hashlib.sha256(zip_path.read_bytes()).hexdigest()[:16]
+    digest = sha256_file(zip_path)[:16]
     unpacked = _private_dir(work_dir / ".unpacked")
     target = unpacked / f"{zip_path.stem}-{digest}"
     if target.is_dir():
@@ -138,13 +139,13 @@ def _extract_private(zip_path, target):
                     folder.mkdir(mode=0o700, exist_ok=True)
                 with archive.open(info) as member:  # in pieces: one student's huge file is not read whole
                     _write_private(folder / parts[-1], member)
-            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-                raise UserError(f"{zip_path}: {info.filename} is corrupt in the .zip ({exc}); "
-                                f"download the export again") from None
             except (NotImplementedError, RuntimeError) as exc:  # an unknown compression, a password
                 raise UserError(f"{zip_path}: cannot unpack {info.filename} ({exc})") from None
             except OSError as exc:  # e.g. a file and a folder of the same name
                 raise UserError(f"{zip_path}: cannot unpack {info.filename} ({exc.strerror or exc})") from None
+            except UNREADABLE_ZIP as exc:  # what submission.py finds in damaged zips, less the two above
+                raise UserError(f"{zip_path}: {info.filename} is corrupt in the .zip ({exc}); "
+                                f"download the export again") from None
 
 
 def _private_dir(path):
@@ -441,7 +442,7 @@ def run_batch(source, out, cases="test_cases", jobs=None, force=False, config=No
     out.mkdir(parents=True, exist_ok=True)
     _private_dir(out / "students")
     manifest = load_manifest(cases)
-    manifest_sha = hashlib.sha256((Path(cases) / "manifest.json").read_bytes()).hexdigest()
+    manifest_sha = sha256_file(Path(cases) / "manifest.json")
     warnings = []
 
     def warn(message):

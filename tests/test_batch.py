@@ -257,7 +257,8 @@ def test_a_rerun_never_reuses_another_student_s_outputs_when_keys_move(tmp_path,
 @pytest.mark.parametrize("compression, change, problem", [
     (zipfile.ZIP_DEFLATED, lambda data: b"\xff" * len(data), "Error -3 while decompressing data"),
     (zipfile.ZIP_STORED, lambda data: bytes([data[0] ^ 1]) + data[1:], "Bad CRC-32"),
-], ids=["corrupt deflate data", "bad CRC"])
+    (zipfile.ZIP_LZMA, lambda data: data[:20] + b"\xff" * (len(data) - 20), "Corrupt input data"),
+], ids=["corrupt deflate data", "bad CRC", "corrupt lzma data"])
 def test_a_damaged_export_zip_is_a_one_line_error_naming_the_zip_and_the_file(tmp_path, compression, change,
                                                                                 problem):
     export = export_zip(tmp_path / "export.zip", write_solution(tmp_path / "solution"), compression)
