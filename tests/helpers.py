@@ -1,6 +1,7 @@
 """Shared helpers for the project's tests: submissions built from the reference, schema checks."""
 import json
 import os
+import struct
 import shutil
 import subprocess
 import sys
@@ -119,3 +120,24 @@ def stale_project(directory):
     text = (ROOT / "assignment.toml").read_text().replace('tie_rule = "all"', 'tie_rule = "split"')
     (project / "assignment.toml").write_text(text)
     return project
+
+
+def overwrite_member_data(zip_path, member, change):
+    """Replace the stored (compressed) bytes of one member of a .zip by change(bytes)."""
+    with zipfile.ZipFile(zip_path) as archive:
+        info = archive.getinfo(member)
+    data = bytearray(zip_path.read_bytes())
+    name_length, extra_length = struct.unpack("<HH", data[info.header_offset + 26:info.header_offset + 30])
+    start = info.header_offset + 30 + name_length + extra_length
+    data[start:start + info.compress_size] = change(bytes(data[start:start + info.compress_size]))
+    zip_path.write_bytes(bytes(data))
+
+
+def solution_zip(path, solution, layers="layers.py", fc_net="fc_net.py", extra=()):
+    """A .zip of the solution's two files at the given names, plus extra (name, text) entries."""
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.write(solution / "layers.py", layers)
+        archive.write(solution / "fc_net.py", fc_net)
+        for name, text in extra:
+            archive.writestr(name, text)
+    return path

@@ -5,7 +5,6 @@ import os
 import re
 import shutil
 import stat
-import struct
 import subprocess
 import sys
 import zipfile
@@ -14,7 +13,8 @@ import pytest
 
 from grader.batch import discover, grade_one, grader_sha, parse_export_metadata, run_batch, Entry
 from grader.errors import UserError
-from helpers import ROOT, cases_with_settings, edit_submission, load_results, points_of, write_solution
+from helpers import (ROOT, cases_with_settings, edit_submission, load_results, overwrite_member_data,
+                     points_of, write_solution)
 
 EXPORT_METADATA = """\
 ---
@@ -204,17 +204,6 @@ def export_zip(path, solution, compression=zipfile.ZIP_STORED, metadata=EXPORT_M
             for name in ("layers.py", "fc_net.py"):
                 archive.write(solution / name, f"assignment_77_export/{submission}/{name}")
     return path
-
-
-def overwrite_member_data(zip_path, member, change):
-    """Replace the stored (compressed) bytes of one member of a .zip by change(bytes)."""
-    with zipfile.ZipFile(zip_path) as archive:
-        info = archive.getinfo(member)
-    data = bytearray(zip_path.read_bytes())
-    name_length, extra_length = struct.unpack("<HH", data[info.header_offset + 26:info.header_offset + 30])
-    start = info.header_offset + 30 + name_length + extra_length
-    data[start:start + info.compress_size] = change(bytes(data[start:start + info.compress_size]))
-    zip_path.write_bytes(bytes(data))
 
 
 def test_students_whose_names_make_the_same_folder_name_keep_their_own_grades(tmp_path, cases):

@@ -8,7 +8,7 @@ import pytest
 
 from grader.errors import UserError
 from grader.submission import MAX_FILES, MAX_FOLDERS, load_submission
-from helpers import ROOT, write_solution
+from helpers import ROOT, overwrite_member_data, solution_zip, write_solution
 
 
 def test_virtual_environments_and_tool_folders_are_not_part_of_a_submission(tmp_path):
@@ -30,13 +30,8 @@ def test_two_candidate_files_at_the_same_depth_are_a_named_problem(tmp_path):
 
 
 def test_zip_entries_that_point_outside_the_submission_are_ignored(tmp_path):
-    solution = write_solution(tmp_path / "s")
-    upload = tmp_path / "upload.zip"
-    with zipfile.ZipFile(upload, "w") as archive:
-        archive.write(solution / "layers.py", "layers.py")
-        archive.write(solution / "fc_net.py", "fc_net.py")
-        archive.writestr("../../evil.py", "boom")
-        archive.writestr("/etc/evil.py", "boom")
+    upload = solution_zip(tmp_path / "upload.zip", write_solution(tmp_path / "s"),
+                          extra=[("../../evil.py", "boom"), ("/etc/evil.py", "boom")])
     assert sorted(load_submission(upload).files) == ["fc_net.py", "layers.py"]
 
 
@@ -61,14 +56,8 @@ def zip_with_damaged_deflate_data(path):
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("sub/layers.py", text)
         archive.writestr("sub/fc_net.py", "X = 1\n")
-    with zipfile.ZipFile(path) as archive:
-        info = archive.getinfo("sub/layers.py")
-    data = bytearray(path.read_bytes())
-    name_length, extra_length = int.from_bytes(data[info.header_offset + 26:info.header_offset + 28], "little"), \
-        int.from_bytes(data[info.header_offset + 28:info.header_offset + 30], "little")
-    middle = info.header_offset + 30 + name_length + extra_length + info.compress_size // 2
-    data[middle:middle + 16] = b"\xff" * 16
-    path.write_bytes(bytes(data))
+    overwrite_member_data(path, "sub/layers.py",
+                          lambda data: data[:len(data) // 2] + b"\xff" * 16 + data[len(data) // 2 + 16:])
     return path
 
 
@@ -108,12 +97,9 @@ def test_an_encrypted_zip_is_refused_with_the_fix(tmp_path):
 
 
 def test_files_two_folders_down_are_found_as_the_readme_says(tmp_path):
-    solution = write_solution(tmp_path / "s")
-    upload = tmp_path / "upload.zip"
-    with zipfile.ZipFile(upload, "w") as archive:
-        for name in ("layers.py", "fc_net.py"):
-            archive.write(solution / name, f"hw3/release/{name}")
-            archive.writestr(f"__MACOSX/hw3/release/._{name}", "junk")
+    upload = solution_zip(tmp_path / "upload.zip", write_solution(tmp_path / "s"), "hw3/release/layers.py",
+                          "hw3/release/fc_net.py", extra=[(f"__MACOSX/hw3/release/._{name}", "junk")
+                                                          for name in ("layers.py", "fc_net.py")])
     submission = load_submission(upload)
     assert submission.modules == {"layers": "layers.py", "fc_net": "fc_net.py"} and not submission.problems
     assert submission.notes == ["the files were found inside the folder hw3/release/"]
@@ -122,11 +108,7 @@ def test_files_two_folders_down_are_found_as_the_readme_says(tmp_path):
 
 
 def test_files_deeper_than_two_folders_are_a_problem_that_names_where_they_are(tmp_path):
-    solution = write_solution(tmp_path / "s")
-    upload = tmp_path / "upload.zip"
-    with zipfile.ZipFile(upload, "w") as archive:
-        archive.write(solution / "layers.py", "a/b/c/layers.py")
-        archive.write(solution / "fc_net.py", "a/fc_net.py")
+    upload = solution_zip(tmp_path / "upload.zip", write_solution(tmp_path / "s"), "a/b/c/layers.py", "a/fc_net.py")
     submission = load_submission(upload)
     assert submission.modules["layers"] is None
     assert submission.problems == {"layers": "layers.py is missing from the submission: a/b/c/layers.py is more "
