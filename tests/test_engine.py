@@ -236,6 +236,24 @@ def test_an_output_folder_that_cannot_be_created_is_a_one_line_error(tmp_path):
     assert finished.stderr == f"error: cannot create the output folder {blocker / 'out'}: Not a directory\n"
 
 
+def test_python_m_grader_prints_its_whole_summary_through_a_pipe_before_it_exits(tmp_path):
+    # `python -m grader` leaves with os._exit, skipping the interpreter's teardown: what
+    # print() buffered for a pipe must still arrive, and the exit status must pass through.
+    import os
+    import subprocess
+    import sys
+    out = tmp_path / "out"
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    finished = subprocess.run([sys.executable, "-m", "grader", "grade", str(write_solution(tmp_path / "s")),
+                               "--out", str(out)], cwd=ROOT, capture_output=True, text=True, env=buffered)
+    assert finished.returncode == 0, finished.stderr
+    lines = finished.stdout.splitlines()
+    assert lines[-4:] == ["total".ljust(len("FullyConnectedNet.__init__")) + "  100 / 100", "",
+                          f"report:  {out / 'report.html'}", f"results: {out / 'results.json'}"]
+    assert json.loads((out / "results.json").read_text())["score"] == 100
+    assert (out / "report.html").read_text(encoding="utf-8").rstrip().endswith("</html>")
+
+
 def test_a_config_changed_since_the_cases_were_generated_stops_grading_with_advice(tmp_path):
     import shutil
     import subprocess
