@@ -6,13 +6,16 @@ the student's has ended.
 from .files import prepare_output_dir, replace_file
 from .gradescope import build_results, write_results
 from .report import render_gradescope_summary, render_report
+from .report.render import report_context
 
 
 def write_outputs(grade, out_dir):
     """Write report.html and then results.json into out_dir; returns their paths."""
     out_dir = prepare_output_dir(out_dir)
-    report = replace_file(out_dir / "report.html", render_report(grade))
-    results = write_results(out_dir / "results.json", build_results(grade, render_gradescope_summary(grade)))
+    context = report_context(grade)  # the same views of the cases for both pages
+    report = replace_file(out_dir / "report.html", render_report(grade, context))
+    summary = render_gradescope_summary(grade, context)
+    results = write_results(out_dir / "results.json", build_results(grade, summary))
     return results, report
 
 

@@ -320,17 +320,18 @@ def report_context(grade):
             "hidden_failing": [c for c in cases if not c["passed"] and c["hidden"]]}
 
 
-def render_report(grade):
-    return environment().get_template("report.html").render(**report_context(grade))
+def render_report(grade, context=None):
+    """report.html; context: report_context(grade), if the caller has it already."""
+    return environment().get_template("report.html").render(**(context or report_context(grade)))
 
 
-def gradescope_context(grade):
+def gradescope_context(grade, context=None):
     """The report's context, plus what Gradescope may show before the hidden tests are released.
 
     Gradescope hides the total score while any test is hidden, so unless hidden tests
     are "visible" the summary counts the visible tests only and names no hidden one.
     """
-    context = report_context(grade)
+    context = dict(context or report_context(grade))
     hidden = [c for c in grade.cases if c.case.hidden]
     withhold = bool(hidden) and grade.hidden_visibility != "visible"
     rows = []
@@ -352,8 +353,9 @@ def gradescope_context(grade):
     return context
 
 
-def render_gradescope_summary(grade):
-    return environment().get_template("gradescope_summary.html").render(**gradescope_context(grade))
+def render_gradescope_summary(grade, context=None):
+    """The HTML summary at the top of Gradescope's results; context as for render_report."""
+    return environment().get_template("gradescope_summary.html").render(**gradescope_context(grade, context))
 
 
 # The class overview -----------------------------------------------------------------
