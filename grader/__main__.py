@@ -6,7 +6,7 @@ from .cli import main
 status = main()
 # Every file is written and closed by now. Leaving with os._exit skips the
 # interpreter's teardown, which with NumPy and jinja2 loaded takes tens of
-# milliseconds: a quarter of a fast grade. Output still buffered is flushed first.
+# milliseconds: about a sixth of a fast grade. Buffered output is flushed first.
 try:
     sys.stdout.flush()
     sys.stderr.flush()
