@@ -71,7 +71,7 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
 
         # Everything the grade depends on is read before any student code runs.
         _check_config(manifest, config_path)
-        case_bytes = {case.id: (manifest.root / case.file).read_bytes() for case in manifest.cases}
+        case_bytes = {case.id: manifest.case_bytes(case) for case in manifest.cases}
         submission = _read_submission(submission_path)
         result = GradeResult(manifest.title, manifest.tie_rule, submission.name, [], manifest.functions,
                              notes=list(submission.notes), hidden_visibility=settings["hidden_visibility"])

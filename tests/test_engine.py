@@ -254,6 +254,19 @@ def test_python_m_grader_prints_its_whole_summary_through_a_pipe_before_it_exits
     assert (out / "report.html").read_text(encoding="utf-8").rstrip().endswith("</html>")
 
 
+def test_cases_are_graded_from_the_bytes_whose_hash_was_checked_not_read_again(tmp_path):
+    import shutil
+
+    from grader.cases import load_manifest
+    shutil.copytree(CASES, tmp_path / "test_cases")
+    manifest = load_manifest(tmp_path / "test_cases")
+    case = manifest.cases[0]
+    checked = (CASES / case.file).read_bytes()
+    (tmp_path / "test_cases" / case.file).write_bytes(b"changed after the check")
+    assert manifest.case_bytes(case) == checked
+    assert manifest.load(case).inputs.keys() == load_manifest(CASES).load(case).inputs.keys()
+
+
 def test_a_config_changed_since_the_cases_were_generated_stops_grading_with_advice(tmp_path):
     import shutil
     import subprocess
