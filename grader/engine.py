@@ -100,10 +100,12 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
     finally:
         if reporting is not None:
             reporting.wait()
-        if session is not None:
-            session.close()
-        if box is not None:
-            box.close()
+        try:
+            if session is not None:
+                session.close()
+        finally:
+            if box is not None:
+                box.close()  # in root mode: kills every process left to the sandbox user
     _layer_at_fault(result, checks)
     result.seconds = time.monotonic() - started
     return result
@@ -344,6 +346,8 @@ def _run_cases(manifest, case_bytes, checks, blocked, session, budget_deadline, 
             if budget_deadline - time.monotonic() <= 0.05:
                 result.budget_exhausted = True
         previous = (index, case, outcome)
+    if session is not None:
+        session.end()  # the last answer is in: the worker is torn down while it is scored
     if previous is not None:
         finish(*previous)
 

@@ -38,6 +38,7 @@ def build_results(grade, summary_html=""):
 
     def post_process(data):
         captured.update(data)
+        data.clear()  # taken: the runner then prints only {} to its throwaway stream, not 57 tests
 
     runner = JSONTestRunner(stream=io.StringIO(), visibility="visible", stdout_visibility="hidden",
                             post_processor=post_process, failure_prefix="")

@@ -9,6 +9,7 @@ fresh worker.
 """
 import json
 import os
+import select
 import signal
 import subprocess
 import time
@@ -279,6 +280,17 @@ class WorkerSession:
                 return f"signal {-code}"
         return f"exit status {code}"
 
+    def end(self):
+        """No more calls: kill the worker now, without waiting, so that the system tears it
+        down while the grader scores the last answer. close() still waits for it and
+        for everything it started."""
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
     def stop(self):
         """Kill the worker, everything it started, and close the pipes."""
         if self.process is None:
@@ -292,10 +304,7 @@ class WorkerSession:
             self.process.kill()
         except OSError:
             pass
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
+        _wait_for_exit(self.process, 5)
         sandboxing.kill_tree([pid], keep=self._keep)
         for fd in (self._request, self._answer):
             try:
@@ -305,9 +314,12 @@ class WorkerSession:
         self.process = None
 
     def close(self):
-        self.stop()
-        sandboxing.kill_tree([], keep=self._keep)
-        sandboxing.kill_user_processes(self.box)
+        """End the worker and everything it started. (In root mode the sandbox's own close()
+        then kills whatever else runs as the sandbox user.)"""
+        if self.process is not None:
+            self.stop()  # which sweeps the worker's tree and every orphan left to the grader
+        else:
+            sandboxing.kill_tree([], keep=self._keep)
         try:
             os.close(self._log)
         except OSError:
@@ -328,6 +340,26 @@ class WorkerSession:
     def _relative(self, text):
         """Paths inside the private working folder, as the student knows them: layers.py:12."""
         return text.replace(str(self.box.workdir) + os.sep, "")
+
+
+def _wait_for_exit(process, timeout):
+    """Wait for a killed process to end and reap it. On Linux a pidfd wakes the grader
+    the moment the process is gone, where Popen.wait(timeout) would poll and sleep."""
+    try:
+        pidfd = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):  # no pidfd here, or the process was reaped already
+        pidfd = None
+    if pidfd is not None:
+        try:
+            select.select([pidfd], [], [], timeout)  # readable once the process has ended
+        except OSError:
+            pass
+        finally:
+            os.close(pidfd)
+    try:
+        process.wait(timeout=timeout if pidfd is None else 0.1)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 def _clean_error(error):

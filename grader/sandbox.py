@@ -520,10 +520,13 @@ def _process_table():
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                stat_line = handle.read()
-            uid = os.stat(f"/proc/{entry}").st_uid
+        try:  # plain descriptors: this runs on every process of the machine, several times a grade
+            fd = os.open(f"/proc/{entry}/stat", os.O_RDONLY)
+            try:
+                stat_line = os.read(fd, 4096)
+                uid = os.fstat(fd).st_uid  # /proc/PID/stat belongs to the process's user, as /proc/PID does
+            finally:
+                os.close(fd)
         except OSError:
             continue
         # "pid (command) state ppid ...": the command may itself hold spaces and parentheses.

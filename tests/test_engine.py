@@ -299,3 +299,50 @@ def test_garbage_on_the_answer_pipe_at_import_costs_the_module_and_not_the_grade
     assert result.problems[0].startswith("layers.py: importing it ended the process (protocol: ")
     assert problem in result.problems[0]
     assert result.score == 0
+
+
+def test_the_worker_is_killed_as_soon_as_the_last_answer_is_in_and_reaped_before_grade_returns(tmp_path, monkeypatch):
+    import os
+
+    from grader.runner import WorkerSession
+    events = []
+    for name in ("receive", "end", "close"):
+        original = getattr(WorkerSession, name)
+
+        def spy(self, *args, _original=original, _name=name):
+            if _name != "receive":
+                events.append((_name, None if self.process is None else self.process.pid))
+            else:
+                events.append((_name, None))
+            return _original(self, *args)
+
+        monkeypatch.setattr(WorkerSession, name, spy)
+    result = grade(write_solution(tmp_path / "s"), CASES)
+    assert result.score == 100
+    receives = [e for e in events if e[0] == "receive"]
+    assert len(receives) == len(result.cases)
+    assert [name for name, _ in events[len(receives):]] == ["end", "close"]
+    (_, pid), (_, pid_at_close) = events[-2:]
+    assert pid is not None and pid_at_close == pid
+    with pytest.raises(ChildProcessError):  # reaped by close(): no longer a child of ours
+        os.waitpid(pid, os.WNOHANG)
+
+
+@pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "polling"])
+def test_a_killed_process_is_waited_for_and_reaped_with_or_without_a_pidfd(pidfd, monkeypatch):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from grader.runner import _wait_for_exit
+    if not pidfd:
+        monkeypatch.delattr(os, "pidfd_open", raising=False)
+    elif not hasattr(os, "pidfd_open"):
+        pytest.skip("this system has no pidfd_open")
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    process.send_signal(signal.SIGKILL)
+    _wait_for_exit(process, 30)
+    assert process.returncode == -signal.SIGKILL
+    _wait_for_exit(process, 30)  # already reaped: nothing to wait for, and no error
+    assert process.returncode == -signal.SIGKILL

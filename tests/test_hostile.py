@@ -698,6 +698,7 @@ def test_the_process_table_from_ps_agrees_with_proc():
     me = os.getpid()
     proc, ps = _process_table(), _ps_table()
     assert ps[me] == proc[me] == (os.getppid(), os.getuid(), False)
+    assert ps[os.getppid()] == proc[os.getppid()]
 
 
 @needs_root
