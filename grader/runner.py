@@ -351,7 +351,9 @@ def _wait_for_exit(process, timeout):
         pidfd = None
     if pidfd is not None:
         try:
-            select.select([pidfd], [], [], timeout)  # readable once the process has ended
+            waiting = select.poll()  # not select(): a busy batch may hold descriptors past 1024
+            waiting.register(pidfd, select.POLLIN)  # readable once the process has ended
+            waiting.poll(timeout * 1000)
         except OSError:
             pass
         finally:
