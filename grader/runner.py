@@ -284,8 +284,8 @@ class WorkerSession:
         """No more calls: kill the worker now, without waiting, so that the system tears it
         down while the grader scores the last answer. close() still waits for it and
         for everything it started."""
-        if self.process is None:
-            return
+        if self.process is None or self.process.returncode is not None:
+            return  # (a reaped worker's pid may belong to another process by now)
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except OSError:
@@ -316,9 +316,11 @@ class WorkerSession:
     def close(self):
         """End the worker and everything it started. (In root mode the sandbox's own close()
         then kills whatever else runs as the sandbox user.)"""
-        if self.process is not None:
-            self.stop()  # which sweeps the worker's tree and every orphan left to the grader
-        else:
+        swept = self.process is not None
+        self.stop()  # which sweeps the worker's tree and every orphan left to the grader
+        if not swept or not self.box.switches_user:
+            # Once more where nothing else backs the sweep up: in root mode the sandbox
+            # kills every process of its user, however it escaped the tree.
             sandboxing.kill_tree([], keep=self._keep)
         try:
             os.close(self._log)
@@ -345,6 +347,8 @@ class WorkerSession:
 def _wait_for_exit(process, timeout):
     """Wait for a killed process to end and reap it. On Linux a pidfd wakes the grader
     the moment the process is gone, where Popen.wait(timeout) would poll and sleep."""
+    if process.returncode is not None:
+        return  # reaped already: its pid may belong to another process by now
     try:
         pidfd = os.pidfd_open(process.pid)
     except (AttributeError, OSError):  # no pidfd here, or the process was reaped already

@@ -524,9 +524,11 @@ def _process_table():
             fd = os.open(f"/proc/{entry}/stat", os.O_RDONLY)
             try:
                 stat_line = os.read(fd, 4096)
-                uid = os.fstat(fd).st_uid  # /proc/PID/stat belongs to the process's user, as /proc/PID does
             finally:
                 os.close(fd)
+            # The folder's owner, not the file's: a process that makes itself non-dumpable
+            # turns its files over to root, but /proc/PID still shows its own user.
+            uid = os.stat(f"/proc/{entry}").st_uid
         except OSError:
             continue
         # "pid (command) state ppid ...": the command may itself hold spaces and parentheses.

@@ -702,6 +702,39 @@ def test_the_process_table_from_ps_agrees_with_proc():
 
 
 @needs_root
+def test_a_sandbox_user_process_that_makes_itself_non_dumpable_is_still_found_and_killed(tmp_path):
+    """Such a process's files in /proc turn over to root; its /proc folder keeps its user."""
+    from grader.sandbox import Sandbox, _process_table, ensure_user, kill_user_processes
+    uid, gid = ensure_user("bpgrader")
+    as_user = dict(user=uid, group=gid, extra_groups=[], cwd="/")
+
+    def runnable(python):
+        try:
+            return subprocess.run([python, "-I", "-S", "-c", "pass"], **as_user).returncode == 0
+        except OSError:  # e.g. an interpreter under /root
+            return False
+
+    python = next((p for p in (sys.executable, "/usr/bin/python3", "/usr/local/bin/python3") if runnable(p)), None)
+    if python is None:
+        pytest.skip("no Python here that the sandbox user may run")
+    hider = subprocess.Popen([python, "-I", "-S", "-c",
+                              "import ctypes, sys, time\n"
+                              "ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0\n"
+                              "print('hidden', flush=True)\n"
+                              "time.sleep(60)"],
+                             **as_user, stdout=subprocess.PIPE)
+    try:
+        assert hider.stdout.readline() == b"hidden\n"
+        assert os.stat(f"/proc/{hider.pid}/stat").st_uid == 0  # the file no longer names the user
+        assert _process_table()[hider.pid][1] == uid
+        kill_user_processes(Sandbox(tmp_path, tmp_path, sys.executable, 512, 60, uid, gid, "bpgrader"))
+        assert not os.path.exists(f"/proc/{hider.pid}")  # killed, and reaped by the sweep
+    finally:
+        hider.kill()
+        hider.wait()
+
+
+@needs_root
 def test_an_output_folder_inside_a_folder_anyone_may_change_is_refused(tmp_path):
     import tempfile
     base = Path(tempfile.mkdtemp(prefix="bpg-open-", dir="/tmp"))
