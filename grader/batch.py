@@ -395,7 +395,7 @@ def grade_one(entry, cases, out, config, digest, source=None):
         private = [Path(source)] if source else []
         result = grade(entry.path, cases, config_path=config, results_dir=folder,
                        seal=[Path(out)] + [p for p in private if p.is_dir()],
-                       protect=[p for p in private if p.is_file()])
+                       protect=[p for p in private if p.is_file()], zygote=True)
         result.submission = entry.name
         write_outputs(result, folder)
         outcome.status = "graded"

@@ -36,7 +36,7 @@ DEFAULT_LAYERS_USED = ("affine_forward", "affine_backward", "relu_forward", "rel
 
 
 def grade(submission_path, cases_root="test_cases", config_path=None, results_dir=None,
-          protect=(), progress=None, fix_permissions=True, seal=()):
+          protect=(), progress=None, fix_permissions=True, seal=(), zygote=False):
     """Grade a submission folder or .zip. Returns a GradeResult; raises only UserError/CaseError.
 
     results_dir: where the caller will write the results; created now, so that in
@@ -44,6 +44,8 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
     protect: more paths the worker must not read (the grader's own code on Gradescope).
     seal: more folders the worker must not enter (a class's output folder).
     progress: called as progress(done, total, case_result) after each case.
+    zygote: fork the worker from a process that loaded NumPy once (see runner.Zygote), as
+    `batch` does; it is kept for this process's later grades.
     """
     started = time.monotonic()
     manifest = load_manifest(cases_root)
@@ -66,7 +68,7 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
                                sealed=project_folders(manifest.root, config_path) + list(seal))
             blocked_imports = settings["forbidden_imports"] if settings["on_forbidden"] == "fail" else []
             session = WorkerSession(box, (), settings["output_limit_kb"] * 1024,
-                                    settings["import_timeout"], blocked_imports)
+                                    settings["import_timeout"], blocked_imports, zygote=zygote)
             session.launch()
 
         # Everything the grade depends on is read before any student code runs.

@@ -9,8 +9,10 @@ fresh worker.
 """
 import json
 import os
+import pwd
 import select
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -55,11 +57,16 @@ class CallOutcome:
 
 
 class WorkerSession:
-    """One submission's worker, restarted as needed. Use as a context manager."""
+    """One submission's worker, restarted as needed. Use as a context manager.
+
+    zygote: fork workers from this process's zygote (see Zygote) where one can run,
+    instead of starting an interpreter for each; `batch` does, for its many submissions.
+    """
 
     def __init__(self, box, modules=(), output_limit=10 * 1024, import_timeout=20.0,
-                 blocked_imports=()):
+                 blocked_imports=(), zygote=False):
         self.box = box
+        self.zygote = zygote
         self.modules = list(modules)
         self.output_limit = output_limit
         self.import_timeout = import_timeout
@@ -101,14 +108,31 @@ class WorkerSession:
                 str(request_r), str(answer_w), str(self.box.workdir),
                 ",".join(self.blocked_imports), json.dumps(self.box.limits())]
         try:
-            self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=child_log,
-                                            stderr=child_log, pass_fds=(request_r, answer_w),
-                                            **self.box.popen_options())
+            self.process = self._fork_from_zygote(request_r, answer_w, child_log) if self.zygote else None
+            if self.process is None:
+                self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=child_log,
+                                                stderr=child_log, pass_fds=(request_r, answer_w),
+                                                **self.box.popen_options())
         finally:
             for fd in (request_r, answer_w, child_log):
                 os.close(fd)
         self._request, self._answer = request_w, answer_r
         os.set_blocking(request_w, False)  # a worker that stops reading cannot block the grader
+
+    def _fork_from_zygote(self, request_r, answer_w, log):
+        """A worker forked by this process's zygote for the box's interpreter, or None."""
+        zygote = zygote_for(self.box.python)
+        if zygote is None:
+            return None
+        box = self.box
+        request = {"uid": box.uid, "gid": box.gid, "workdir": str(box.workdir), "env": box.environment(),
+                   "limits": box.limits(), "blocked": list(self.blocked_imports)}
+        try:
+            child = zygote.spawn(request, [request_r, answer_w, log])
+        except ZygoteError:
+            discard_zygote(box.python)
+            return None
+        return child
 
     def begin(self, modules=None):
         """Tell the worker launched last to import the modules (these, or the session's own)."""
@@ -305,7 +329,7 @@ class WorkerSession:
         except OSError:
             pass
         _wait_for_exit(self.process, 5)
-        sandboxing.kill_tree([pid], keep=self._keep)
+        sandboxing.kill_tree([pid], keep=self._keep | zygote_pids())
         for fd in (self._request, self._answer):
             try:
                 os.close(fd)
@@ -321,7 +345,7 @@ class WorkerSession:
         if not swept or not self.box.switches_user:
             # Once more where nothing else backs the sweep up: in root mode the sandbox
             # kills every process of its user, however it escaped the tree.
-            sandboxing.kill_tree([], keep=self._keep)
+            sandboxing.kill_tree([], keep=self._keep | zygote_pids())
         try:
             os.close(self._log)
         except OSError:
@@ -342,6 +366,218 @@ class WorkerSession:
     def _relative(self, text):
         """Paths inside the private working folder, as the student knows them: layers.py:12."""
         return text.replace(str(self.box.workdir) + os.sep, "")
+
+
+# The zygote ------------------------------------------------------------------------
+
+class ZygoteError(Exception):
+    """The zygote cannot start a worker; the session starts one the usual way instead."""
+
+
+_zygotes = {}  # interpreter -> Zygote, or None once one failed: kept for this process's life
+
+
+def zygote_for(python):
+    """This process's zygote for the interpreter, once it is ready; else None.
+
+    The first call starts it and returns None: that grade's worker starts as usual,
+    while the zygote loads NumPy beside it, for the grades after.
+    """
+    if python not in _zygotes:
+        try:
+            _zygotes[python] = Zygote(python)
+        except ZygoteError:
+            _zygotes[python] = None
+        return None
+    zygote = _zygotes[python]
+    if zygote is not None and not zygote.ready():
+        if zygote.process.poll() is None and not zygote.refused:
+            return None  # still loading
+        discard_zygote(python)
+        return None
+    return zygote
+
+
+def zygote_pids():
+    """The pids of this process's zygotes: its children, but no worker's orphans."""
+    return {zygote.process.pid for zygote in _zygotes.values() if zygote is not None}
+
+
+def discard_zygote(python):
+    zygote = _zygotes.get(python)
+    if zygote is not None:
+        zygote.close()
+    _zygotes[python] = None
+
+
+class Zygote:
+    """A process that loaded NumPy once and forks a fresh worker for each request.
+
+    Each worker would otherwise start an interpreter and import NumPy: most of the time
+    a correct submission takes to grade. The zygote (worker.zygote) runs as this process's
+    user, root in root mode, and never runs student code; each child gives up the
+    zygote's descriptors, session, user, folder and environment before it reads anything
+    of the student's. In root mode the zygote refuses to start if a sandbox user could
+    write to its interpreter or import path, since it runs that code as root.
+    """
+
+    START_TIMEOUT = 60.0
+
+    def __init__(self, python):
+        self.exits = {}
+        self.refused = None
+        self._ready = False
+        uids = sorted(sandboxing.sandbox_uids()) if os.geteuid() == 0 else []
+        gids = sorted({pwd.getpwuid(uid).pw_gid for uid in uids})
+        self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        environment = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+                       "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                       "HOME": "/", "TMPDIR": "/tmp"}
+        try:
+            self.process = subprocess.Popen(
+                [python, "-I", "-S", "-B", "-u", "-X", "utf8", "-c", WORKER_SOURCE, "--zygote",
+                 str(theirs.fileno()), ",".join(map(str, uids)), ",".join(map(str, gids))],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),), cwd="/", env=environment, start_new_session=True)
+        except OSError as exc:
+            self.control.close()
+            raise ZygoteError(f"cannot start {python}: {exc}") from None
+        finally:
+            theirs.close()
+
+    def ready(self, deadline=0.0):
+        """Whether the zygote has loaded NumPy (waiting up to the deadline for it to say so).
+        If it refused to start, self.refused says why."""
+        if not self._ready and self.refused is None:
+            try:
+                message, _ = self._next(deadline)
+            except (ZygoteError, OSError, ValueError):
+                return False
+            if message.get("type") == "ready":
+                self._ready = True
+            else:
+                self.refused = str(message.get("reason", message.get("type")))
+        return self._ready
+
+    def spawn(self, request, fds):
+        """Fork a worker for the request (see worker.zygote); its Popen-like ZygoteChild."""
+        try:
+            self._send(request, fds)
+            deadline = time.monotonic() + self.START_TIMEOUT
+            while True:
+                message, passed = self._next(deadline)
+                if message.get("type") == "spawned" and len(passed) == 1:
+                    return ZygoteChild(int(message["pid"]), passed[0], self)
+                for fd in passed:
+                    os.close(fd)
+                raise ZygoteError(f"the zygote could not fork: {message.get('reason', message.get('type'))}")
+        except (OSError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ZygoteError(f"the zygote broke: {exc}") from None
+
+    def exit_code(self, pid, deadline=0.0):
+        """The worker's exit status as Popen gives it, once the zygote has reported it;
+        None if it has not by the deadline (a time.monotonic() value: 0 asks without
+        waiting, None waits for as long as it takes), or if the zygote is gone."""
+        while pid not in self.exits:
+            try:
+                self._next(deadline, exits=True)
+            except (ZygoteError, OSError, ValueError):
+                return None
+        return self.exits.pop(pid)
+
+    def _send(self, header, fds=()):
+        socket.send_fds(self.control, [json.dumps(header).encode("utf-8")], list(fds))
+
+    def _next(self, deadline, exits=False):
+        """The next message, (header, [fds]). Exit notices are recorded in self.exits and
+        returned only if `exits`; other calls read on past them."""
+        waiting = select.poll()
+        waiting.register(self.control, select.POLLIN)
+        while True:
+            if not waiting.poll(_milliseconds(deadline)):
+                raise ZygoteError("timeout")
+            data, fds, _, _ = socket.recv_fds(self.control, 1 << 16, 4)
+            if not data:
+                raise ZygoteError("the zygote ended")
+            message = json.loads(data.decode("utf-8"))
+            if not isinstance(message, dict):
+                raise ZygoteError("a malformed message")
+            if message.get("type") == "exit":
+                self.exits[int(message["pid"])] = int(message["code"])
+                if not exits:
+                    continue
+            return message, fds
+
+    def close(self):
+        """End the zygote (it kills any worker it still has)."""
+        self.control.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class ZygoteChild:
+    """A worker the zygote forked, with the part of Popen's interface the session uses.
+
+    Signals go through a pidfd, which names this process even after its pid is reused;
+    the exit status comes from the zygote, which is the worker's parent.
+    """
+
+    def __init__(self, pid, pidfd, zygote):
+        self.pid, self.pidfd, self.zygote = pid, pidfd, zygote
+        self._code = None
+
+    @property
+    def returncode(self):
+        if self._code is None:
+            self._settle(self.zygote.exit_code(self.pid))
+        return self._code
+
+    def poll(self):
+        return self.returncode
+
+    def wait(self, timeout=None):
+        if self.returncode is not None:
+            return self._code
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._settle(self.zygote.exit_code(self.pid, deadline))
+        if self._code is None and self.zygote.process.poll() is not None:
+            self._settle(self._orphan_code(deadline))
+        if self._code is None:
+            raise subprocess.TimeoutExpired("worker", timeout)
+        return self._code
+
+    def kill(self):
+        if self.returncode is None:
+            try:
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def _settle(self, code):
+        if code is not None and self._code is None:
+            self._code = code
+            os.close(self.pidfd)
+
+    def _orphan_code(self, deadline):
+        """The status of a worker whose zygote is gone (only root could have ended it):
+        the worker is then this process's child, as the subreaper, or init's."""
+        waiting = select.poll()
+        waiting.register(self.pidfd, select.POLLIN)
+        if not waiting.poll(_milliseconds(deadline)):
+            return None
+        try:
+            _, status = os.waitpid(self.pid, os.WNOHANG)
+            return os.waitstatus_to_exitcode(status) if status else -signal.SIGKILL
+        except ChildProcessError:
+            return -signal.SIGKILL
+
+
+def _milliseconds(deadline):
+    """poll()'s timeout for a time.monotonic() deadline; None waits without end."""
+    return None if deadline is None else max(0.0, deadline - time.monotonic()) * 1000
 
 
 def _wait_for_exit(process, timeout):

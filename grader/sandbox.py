@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from .errors import UserError
+from .worker import writable_by
 
 DEFAULT_USER = "bpgrader"
 OUTPUT_FILE_LIMIT = 8 << 20   # bytes a worker may write to its output file
@@ -125,9 +126,9 @@ def open_sandbox(protected_read=(), protected_write=(), memory_mb=512, cpu_secon
         os.chmod(workdir, 0o700)
         sandbox = Sandbox(base, workdir, "", memory_mb, cpu_seconds, uid, gid, user, lock=lock)
         kill_user_processes(sandbox)  # anything a crashed earlier run of this user left behind
-        sandbox_uids = _sandbox_uids()
-        sandbox.notices += drop_unsafe_import_paths(sandbox_uids)
-        own_python = secure(sandbox, protected_read, protected_write, sealed, fix_permissions, sandbox_uids)
+        uids = sandbox_uids()
+        sandbox.notices += drop_unsafe_import_paths(uids)
+        own_python = secure(sandbox, protected_read, protected_write, sealed, fix_permissions, uids)
         sandbox.python = python or worker_python(sandbox, own_python)
         return sandbox
     except BaseException:
@@ -238,7 +239,7 @@ def _walk(root):
 def secure(sandbox, protected_read, protected_write, sealed, fix_permissions, sandbox_uids):
     """Make sure the sandbox user can reach nothing of the grader's; True if it can run our Python.
 
-    sandbox_uids: every sandbox user's uid (see _sandbox_uids).
+    sandbox_uids: every sandbox user's uid (see sandbox_uids()).
 
     protected_read: paths it must not read. Every file under them is checked, since
     a directory it cannot list may still hold files it can open by name.
@@ -348,7 +349,7 @@ def drop_unsafe_import_paths(uids):
         if not isinstance(entry, str) or (entry and not os.path.isabs(entry) and not os.path.exists(entry)):
             kept.append(entry)  # not a folder: a path hook's marker, like an editable install's
             continue
-        if _open_to_sandbox(os.path.abspath(entry or os.curdir), uids, gids):
+        if writable_by(os.path.abspath(entry or os.curdir), uids, gids):
             notes.append(f"ignored {entry or os.getcwd()} on Python's import path: the sandbox user "
                          f"could put modules there")
         else:
@@ -357,27 +358,7 @@ def drop_unsafe_import_paths(uids):
     return notes
 
 
-def _open_to_sandbox(path, uids, gids):
-    """True if a sandbox user could create or replace entries at `path` (or make it exist)."""
-    first = True
-    while True:
-        try:
-            info = os.stat(path)
-        except OSError:
-            info = None
-        if info is not None:
-            mode = info.st_mode
-            writable = mode & 0o002 or (mode & 0o020 and info.st_gid in gids)
-            if info.st_uid in uids or (writable and (first or not mode & stat.S_ISVTX)):
-                return True
-            first = False
-        parent = os.path.dirname(path)
-        if parent == path:
-            return False
-        path = parent
-
-
-def _sandbox_uids():
+def sandbox_uids():
     """The uids of every sandbox user on this machine (bpgrader, bpgrader1, ...)."""
     base = os.environ.get("BPGRADER_USER", DEFAULT_USER)
     uids = set()

@@ -399,11 +399,14 @@ def _add_site_packages():
 
 def main(argv):
     """argv: read fd, write fd, working folder, forbidden packages, resource limits (JSON).
+    Or: --zygote, control socket fd (see zygote()).
 
     The worker starts before the parent has checked the submission, so that NumPy
     loads while the parent works. It imports nothing of the student's until the
     first message names the modules to import.
     """
+    if argv[1:2] == ["--zygote"]:  # fd, sandbox uids, their gids
+        zygote(int(argv[2]), *[[int(n) for n in arg.split(",") if n] for arg in argv[3:5]])
     if len(argv) > 5:
         apply_limits(json.loads(argv[5]))  # first of all: before NumPy, before any student code
     read_fd, write_fd = int(argv[1]), int(argv[2])
@@ -413,6 +416,11 @@ def main(argv):
     os.set_inheritable(write_fd, False)
     _add_site_packages()
     import numpy  # noqa: F401  (before the submission's folder is on sys.path: no shadowing)
+    _work(read_fd, write_fd, directory, blocked)
+
+
+def _work(read_fd, write_fd, directory, blocked):
+    """The worker's life once NumPy is loaded: import what the parent names, answer calls, exit."""
     if blocked:
         sys.meta_path.insert(0, ImportBlocker(blocked))
     message = read_message(read_fd)
@@ -422,6 +430,171 @@ def main(argv):
     serve(read_fd, write_fd, directory, module_names)
     _flush()
     os._exit(0)  # skip the student's atexit hooks: nothing runs after the last answer
+
+
+def writable_by(path, uids, gids):
+    """True if a user with a uid in uids (and a gid in gids) could create or replace
+    entries at `path`, or make it exist: it owns the path or a folder above it, or may
+    write to one where no sticky bit holds it back."""
+    import stat
+    first = True
+    while True:
+        try:
+            info = os.stat(path)
+        except OSError:
+            info = None
+        if info is not None:
+            mode = info.st_mode
+            writable = mode & 0o002 or (mode & 0o020 and info.st_gid in gids)
+            if info.st_uid in uids or (writable and (first or not mode & stat.S_ISVTX)):
+                return True
+            first = False
+        parent = os.path.dirname(path)
+        if parent == path:
+            return False
+        path = parent
+
+
+# The zygote -------------------------------------------------------------------------
+
+def zygote(control_fd, uids=(), gids=()):
+    """Load NumPy once, then fork one fresh worker per request on the control socket.
+
+    `batch` uses it: without it every submission pays for an interpreter start and
+    a NumPy import, most of what grading a correct submission costs. The zygote runs
+    as the grader's user and never runs student code. In root mode it is root, so
+    before it imports NumPy it makes sure that no sandbox user (uids, gids) could
+    write to its interpreter or any folder on its import path; if one could, it
+    refuses, and workers start as usual.
+
+    A request is a JSON header (the sandbox user, folder, environment, limits and
+    forbidden packages) with three descriptors: the worker's request pipe, its
+    answer pipe and its output log. The child gives up everything the zygote had
+    before it reads a single byte of the student's: descriptors, session, user,
+    groups, folder, environment and random state; then it sets the limits and lives
+    as main() would have. The zygote reports each child's pid, with a pidfd so that
+    the parent can signal it without racing a reused pid, and, when the child ends,
+    its exit status as Popen's returncode would give it.
+    """
+    import ctypes  # noqa: F401  (for the children: loaded once, here)
+    import fcntl  # noqa: F401
+    import select
+    import socket
+    control = socket.socket(fileno=control_fd)
+    os.set_inheritable(control_fd, False)
+    try:
+        import site
+        _refuse_writable([sys.executable] + sys.path + site.getsitepackages(), uids, gids)
+        _add_site_packages()
+        _refuse_writable(sys.path, uids, gids)  # and whatever .pth files added
+        import numpy  # noqa: F401
+        os.close(os.pidfd_open(os.getpid()))  # the parent relies on pidfds: refuse if there are none
+    except BaseException as exc:
+        _zygote_send(control, {"type": "refused", "reason": f"{type(exc).__name__}: {exc}"[:300]})
+        os._exit(0)
+    _zygote_send(control, {"type": "ready"})
+    waiting = select.poll()
+    waiting.register(control, select.POLLIN)
+    children = {}  # pidfd -> pid
+    while True:
+        for fd, _ in waiting.poll():
+            if fd != control.fileno():
+                pid = children.pop(fd)
+                waiting.unregister(fd)
+                os.close(fd)
+                _, status = os.waitpid(pid, 0)
+                _zygote_send(control, {"type": "exit", "pid": pid, "code": os.waitstatus_to_exitcode(status)})
+                continue
+            request, fds = _zygote_receive(control)
+            if request is None:  # the grader is gone: so are its workers
+                for pidfd in children:
+                    _kill_pidfd(pidfd)
+                os._exit(0)
+            try:
+                pid = os.fork()
+            except OSError as exc:
+                for passed in fds:
+                    os.close(passed)
+                _zygote_send(control, {"type": "failed", "reason": str(exc)[:300]})
+                continue
+            if pid == 0:
+                _become_worker(request, fds)  # never returns
+            for passed in fds:
+                os.close(passed)
+            pidfd = os.pidfd_open(pid)
+            children[pidfd] = pid
+            waiting.register(pidfd, select.POLLIN)
+            _zygote_send(control, {"type": "spawned", "pid": pid}, [pidfd])
+
+
+def _refuse_writable(places, uids, gids):
+    for place in places:
+        if uids and place and writable_by(os.path.realpath(place), set(uids), set(gids)):
+            raise PermissionError(f"a sandbox user could write to {place}, on the zygote's import path")
+
+
+def _zygote_send(control, header, fds=()):
+    import socket
+    socket.send_fds(control, [json.dumps(header).encode("utf-8")], list(fds))
+
+
+def _zygote_receive(control):
+    """(header, [fds]) of the next message; (None, []) once the other side has closed."""
+    import socket
+    try:
+        data, fds, _, _ = socket.recv_fds(control, 1 << 20, 8)
+    except OSError:
+        return None, []
+    if not data:
+        return None, fds
+    return json.loads(data.decode("utf-8")), fds
+
+
+def _kill_pidfd(pidfd):
+    import signal
+    try:
+        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _become_worker(request, fds):
+    """In a child of the zygote: turn into a worker as main() would start one, then work.
+
+    Signal handlers need no reset: the zygote keeps the ones Python starts with.
+    """
+    import fcntl
+    try:
+        # Descriptors first, at fixed places: 0-2 for the standard streams, 3 and 4 for
+        # the pipes. Every other descriptor of the zygote is closed.
+        request_r, answer_w, log = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 64) for fd in fds]
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.dup2(request_r, 3, inheritable=False)
+        os.dup2(answer_w, 4, inheritable=False)
+        os.closerange(5, max(os.sysconf("SC_OPEN_MAX"), log + 1))
+        os.setsid()
+        if request.get("uid") is not None:
+            os.setgroups([])
+            os.setgid(int(request["gid"]))
+            os.setuid(int(request["uid"]))
+        if sys.platform.startswith("linux"):  # dumpable again, as after an exec as this user
+            import ctypes
+            ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE
+        os.umask(0o077)
+        os.chdir(request["workdir"])
+        os.environ.clear()
+        os.environ.update({str(k): str(v) for k, v in request["env"].items()})
+        apply_limits(request["limits"])
+        import numpy
+        numpy.random.seed()  # not the zygote's state, which every sibling would share
+        directory = os.path.abspath(request["workdir"])
+        blocked = [str(name) for name in request.get("blocked", []) if name]
+    except BaseException:
+        os._exit(127)
+    _work(3, 4, directory, blocked)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,181 @@
+"""Workers forked by the zygote (batch): graded exactly as fresh workers, started as clean."""
+import json
+import os
+import re
+import signal
+import tempfile
+import time
+
+import pytest
+
+from grader import runner, worker
+from grader.engine import grade
+from helpers import cases_with_settings, edit_submission, write_solution
+
+ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="only a root grader switches to a sandbox user")
+
+FACTS = '''
+import ctypes as _ctypes, json as _json, os as _os, resource as _resource, signal as _signal, sys as _sys
+import numpy as _np
+_here = _os.getcwd()
+def _plain(text):
+    return str(text).replace(_here, "<work>")
+print("FACTS", _json.dumps({
+    "ids": [_os.getuid(), _os.geteuid(), _os.getgid(), _os.getegid(), sorted(_os.getgroups())],
+    "leader": [_os.getsid(0) == _os.getpid(), _os.getpgid(0) == _os.getpid()],
+    "descriptors": len(_os.listdir("/proc/self/fd")),
+    "stdin": _os.path.realpath("/proc/self/fd/0"),
+    "cwd": _plain(_here),
+    "environment": {key: _plain(value) for key, value in _os.environ.items()},
+    "umask": _os.umask(0o077),
+    "limits": {name: _resource.getrlimit(getattr(_resource, name))
+               for name in ("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_CORE", "RLIMIT_NPROC")},
+    "flags": [_sys.flags.isolated, _sys.flags.no_site, _sys.flags.dont_write_bytecode, _sys.flags.utf8_mode],
+    "path": [_plain(entry) for entry in _sys.path],
+    "handlers": [str(_signal.getsignal(number)) for number in
+                 (_signal.SIGINT, _signal.SIGPIPE, _signal.SIGXFSZ, _signal.SIGCHLD, _signal.SIGTERM)],
+    "dumpable": _ctypes.CDLL(None).prctl(3, 0, 0, 0, 0),
+    "numpy": _np.__version__,
+    "random": int(_np.random.randint(1 << 30)),
+}))
+'''
+
+
+@pytest.fixture(scope="module")
+def cases(tmp_path_factory):
+    return cases_with_settings(tmp_path_factory.mktemp("cases"), case_timeout=1.0, import_timeout=4.0)
+
+
+@pytest.fixture()
+def zygote(cases, tmp_path, monkeypatch):
+    """This process's zygote, started by a first grade and loaded; spawns are counted."""
+    grade(write_solution(tmp_path / "warm-up"), cases, zygote=True)
+    started = [z for z in runner._zygotes.values() if z is not None]
+    assert len(started) == 1 and started[0].ready(time.monotonic() + 60), started and started[0].refused
+    spawned = []
+    original = runner.Zygote.spawn
+
+    def counting(self, request, fds):
+        child = original(self, request, fds)
+        spawned.append(child.pid)
+        return child
+    monkeypatch.setattr(runner.Zygote, "spawn", counting)
+    yield started[0], spawned
+    for python in list(runner._zygotes):
+        runner.discard_zygote(python)
+    runner._zygotes.clear()
+
+
+def facts(result):
+    found = re.search(r"^FACTS (.*)$", result.import_output, re.M)
+    assert found, result.import_output
+    return json.loads(found.group(1))
+
+
+def outcome(result):
+    return [(c.case.id, c.status, c.score, c.summary, [o.message for o in c.outputs],
+             [d.key for d in c.diagnoses]) for c in result.cases]
+
+
+def test_a_forked_worker_starts_exactly_as_a_fresh_one_but_for_its_random_state(zygote, cases, tmp_path):
+    process, spawned = zygote
+    submission = write_solution(tmp_path / "facts")
+    with open(submission / "layers.py", "a") as handle:
+        handle.write(FACTS)
+    fresh = facts(grade(submission, cases))
+    assert spawned == []
+    forked = [facts(grade(submission, cases, zygote=True)) for _ in range(2)]
+    assert len(spawned) == 2 and process.process.poll() is None
+    assert forked[0]["random"] != forked[1]["random"]  # each child reseeds: no shared stream
+    for found in forked:
+        found.pop("random")
+    fresh.pop("random")
+    assert forked[0] == fresh and forked[1] == fresh
+    if os.geteuid() == 0:
+        assert fresh["ids"][0] != 0 and fresh["ids"][0] == fresh["ids"][1] and fresh["ids"][4] == []
+    assert fresh["leader"] == [True, True] and fresh["stdin"] == "/dev/null" and fresh["dumpable"] == 1
+
+
+def test_forked_workers_grade_every_kind_of_submission_exactly_as_fresh_ones(zygote, cases, tmp_path):
+    _, spawned = zygote
+    submissions = [write_solution(tmp_path / "correct"), write_solution(tmp_path / "ties-first", tie_rule="first")]
+    exits = write_solution(tmp_path / "exits")
+    edit_submission(exits, "layers.py", "    stride, pad = _check_conv(x, w, b, conv_param)\n",
+                    "    stride, pad = _check_conv(x, w, b, conv_param)\n    import os; os._exit(3)\n")
+    segfaults = write_solution(tmp_path / "segfaults")
+    edit_submission(segfaults, "layers.py", "    stride, pad = _check_conv(x, w, b, conv_param)\n",
+                    "    stride, pad = _check_conv(x, w, b, conv_param)\n"
+                    "    import os, signal; os.kill(os.getpid(), signal.SIGSEGV)\n")
+    submissions += [exits, segfaults]
+    for submission in submissions:
+        fresh = outcome(grade(submission, cases))
+        assert outcome(grade(submission, cases, zygote=True)) == fresh
+    assert len(spawned) >= len(submissions)  # (a crash restarts the worker: more spawns)
+    summaries = " ".join(c[3] for c in outcome(grade(exits, cases, zygote=True)))
+    assert "exit status 3" in summaries
+    summaries = " ".join(c[3] for c in outcome(grade(segfaults, cases, zygote=True)))
+    assert "signal SIGSEGV" in summaries
+
+
+def test_a_worker_that_loops_is_killed_and_the_zygote_serves_the_next_submission(zygote, cases, tmp_path):
+    process, spawned = zygote
+    looper = write_solution(tmp_path / "looper")
+    edit_submission(looper, "layers.py", "    stride, pad = _check_conv(x, w, b, conv_param)\n",
+                    "    stride, pad = _check_conv(x, w, b, conv_param)\n    while True:\n        pass\n")
+    looped = grade(looper, cases, zygote=True)
+    statuses = {c.status for c in looped.cases if c.case.function == "conv_forward"}
+    assert statuses == {"timeout", "not-run"}
+    before = len(spawned)
+    assert grade(write_solution(tmp_path / "next"), cases, zygote=True).score == 100.0
+    assert len(spawned) == before + 1 and process.process.poll() is None
+
+
+@ROOT_ONLY
+def test_student_code_cannot_signal_the_root_zygote_that_forked_it(zygote, cases, tmp_path):
+    process, spawned = zygote
+    submission = write_solution(tmp_path / "signals")
+    with open(submission / "layers.py", "a") as handle:
+        handle.write("import os as _os, signal as _signal\n"
+                     "print('PARENT', _os.getppid())\n"
+                     "for _number in (_signal.SIGKILL, _signal.SIGSTOP):\n"
+                     "    try:\n"
+                     "        _os.kill(_os.getppid(), _number)\n"
+                     "        print('SIGNALLED')\n"
+                     "    except PermissionError:\n"
+                     "        print('REFUSED')\n")
+    result = grade(submission, cases, zygote=True)
+    assert f"PARENT {process.process.pid}" in result.import_output
+    assert result.import_output.count("REFUSED") == 2 and "SIGNALLED" not in result.import_output
+    assert result.score == 100.0 and process.process.poll() is None
+    assert grade(submission, cases, zygote=True).score == 100.0 and len(spawned) == 2
+
+
+def test_when_the_zygote_is_gone_the_worker_starts_as_usual(zygote, cases, tmp_path):
+    process, spawned = zygote
+    os.kill(process.process.pid, signal.SIGKILL)
+    process.process.wait()
+    assert grade(write_solution(tmp_path / "after"), cases, zygote=True).score == 100.0
+    assert spawned == [] and list(runner._zygotes.values()) == [None]
+
+
+@ROOT_ONLY
+def test_the_zygote_refuses_an_import_path_that_a_sandbox_user_could_write_to():
+    import pwd
+    from grader.sandbox import sandbox_uids
+    uids = sorted(sandbox_uids())
+    if not uids:
+        pytest.skip("no sandbox user on this machine yet")
+    gids = sorted({pwd.getpwuid(uid).pw_gid for uid in uids})
+    folder = tempfile.mkdtemp()
+    try:
+        os.chmod(folder, 0o755)
+        worker._refuse_writable([folder], uids, gids)  # root's own folder: fine
+        os.chown(folder, uids[0], gids[0])
+        with pytest.raises(PermissionError, match=re.escape(folder)):
+            worker._refuse_writable([folder], uids, gids)
+        os.chown(folder, 0, 0)
+        os.chmod(folder, 0o777)
+        with pytest.raises(PermissionError):
+            worker._refuse_writable([os.path.join(folder, "site-packages")], uids, gids)
+    finally:
+        os.rmdir(folder)
