@@ -100,24 +100,36 @@ class WorkerSession:
         files that student code must not be able to change first.
         """
         self.stop()
+        os.ftruncate(self._log, 0)
+        if self.zygote:
+            self._start(self._fork_from_zygote)
+        if self.process is None:
+            self._start(self._start_interpreter)
+
+    def _start(self, starter):
+        """Call starter(request_r, answer_w, log) with fresh pipes; it returns a process or None.
+        The parent's ends are kept only for a process that started."""
         request_r, request_w = os.pipe()
         answer_r, answer_w = os.pipe()
         child_log = os.open(self._log_path, os.O_WRONLY | os.O_APPEND)
-        os.ftruncate(self._log, 0)
-        argv = [self.box.python, "-I", "-S", "-B", "-u", "-X", "utf8", "-c", WORKER_SOURCE,
-                str(request_r), str(answer_w), str(self.box.workdir),
-                ",".join(self.blocked_imports), json.dumps(self.box.limits())]
         try:
-            self.process = self._fork_from_zygote(request_r, answer_w, child_log) if self.zygote else None
-            if self.process is None:
-                self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=child_log,
-                                                stderr=child_log, pass_fds=(request_r, answer_w),
-                                                **self.box.popen_options())
+            self.process = starter(request_r, answer_w, child_log)
         finally:
             for fd in (request_r, answer_w, child_log):
                 os.close(fd)
-        self._request, self._answer = request_w, answer_r
-        os.set_blocking(request_w, False)  # a worker that stops reading cannot block the grader
+            if self.process is None:
+                os.close(request_w)
+                os.close(answer_r)
+        if self.process is not None:
+            self._request, self._answer = request_w, answer_r
+            os.set_blocking(request_w, False)  # a worker that stops reading cannot block the grader
+
+    def _start_interpreter(self, request_r, answer_w, log):
+        argv = [self.box.python, "-I", "-S", "-B", "-u", "-X", "utf8", "-c", WORKER_SOURCE,
+                str(request_r), str(answer_w), str(self.box.workdir),
+                ",".join(self.blocked_imports), json.dumps(self.box.limits())]
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                pass_fds=(request_r, answer_w), **self.box.popen_options())
 
     def _fork_from_zygote(self, request_r, answer_w, log):
         """A worker forked by this process's zygote for the box's interpreter, or None."""
@@ -128,11 +140,11 @@ class WorkerSession:
         request = {"uid": box.uid, "gid": box.gid, "workdir": str(box.workdir), "env": box.environment(),
                    "limits": box.limits(), "blocked": list(self.blocked_imports)}
         try:
-            child = zygote.spawn(request, [request_r, answer_w, log])
-        except ZygoteError:
-            discard_zygote(box.python)
+            return zygote.spawn(request, [request_r, answer_w, log])
+        except ZygoteError as exc:
+            if not exc.transient:
+                discard_zygote(box.python)
             return None
-        return child
 
     def begin(self, modules=None):
         """Tell the worker launched last to import the modules (these, or the session's own)."""
@@ -330,6 +342,8 @@ class WorkerSession:
             pass
         _wait_for_exit(self.process, 5)
         sandboxing.kill_tree([pid], keep=self._keep | zygote_pids())
+        if isinstance(self.process, ZygoteChild):
+            self.process.release()  # only now may its pid be reused
         for fd in (self._request, self._answer):
             try:
                 os.close(fd)
@@ -371,10 +385,28 @@ class WorkerSession:
 # The zygote ------------------------------------------------------------------------
 
 class ZygoteError(Exception):
-    """The zygote cannot start a worker; the session starts one the usual way instead."""
+    """The zygote cannot start a worker; the session starts one the usual way instead.
+
+    transient: this worker could not be set up, but the zygote is fine for the next."""
+
+    def __init__(self, message, transient=False):
+        super().__init__(message)
+        self.transient = transient
 
 
 _zygotes = {}  # interpreter -> Zygote, or None once one failed: kept for this process's life
+
+
+def _forget_zygotes():
+    """In a forked copy of this process: the zygotes are the parent's, whose sockets
+    take one client each, so the copy starts its own when it needs one."""
+    for zygote in _zygotes.values():
+        if zygote is not None:
+            zygote.control.close()  # this copy's descriptor only
+    _zygotes.clear()
+
+
+os.register_at_fork(after_in_child=_forget_zygotes)
 
 
 def zygote_for(python):
@@ -424,6 +456,7 @@ class Zygote:
     START_TIMEOUT = 60.0
 
     def __init__(self, python):
+        self.python = python
         self.exits = {}
         self.refused = None
         self._ready = False
@@ -470,7 +503,9 @@ class Zygote:
                     return ZygoteChild(int(message["pid"]), passed[0], self)
                 for fd in passed:
                     os.close(fd)
-                raise ZygoteError(f"the zygote could not fork: {message.get('reason', message.get('type'))}")
+                raise ZygoteError(f"the zygote could not start a worker: "
+                                  f"{message.get('reason', message.get('type'))}",
+                                  transient=message.get("type") == "failed")
         except (OSError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ZygoteError(f"the zygote broke: {exc}") from None
 
@@ -550,7 +585,7 @@ class ZygoteChild:
         return self._code
 
     def kill(self):
-        if self.returncode is None:
+        if self.returncode is None and self.pidfd is not None:
             try:
                 signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
             except OSError:
@@ -559,20 +594,34 @@ class ZygoteChild:
     def _settle(self, code):
         if code is not None and self._code is None:
             self._code = code
-            os.close(self.pidfd)
+
+    def release(self):
+        """The session is done with this worker and has swept its tree: the zygote may
+        reap it (not before, so that its pid cannot be reused while we may signal it)."""
+        if self.pidfd is None:
+            return
+        os.close(self.pidfd)
+        self.pidfd = None
+        self.zygote.exits.pop(self.pid, None)
+        try:
+            self.zygote._send({"type": "reap", "pid": self.pid})
+        except OSError:
+            pass  # the zygote is gone: the worker is then this process's child, or init's
 
     def _orphan_code(self, deadline):
         """The status of a worker whose zygote is gone (only root could have ended it):
         the worker is then this process's child, as the subreaper, or init's."""
+        if self.pidfd is None:
+            return -signal.SIGKILL
         waiting = select.poll()
         waiting.register(self.pidfd, select.POLLIN)
         if not waiting.poll(_milliseconds(deadline)):
             return None
         try:
-            _, status = os.waitpid(self.pid, os.WNOHANG)
-            return os.waitstatus_to_exitcode(status) if status else -signal.SIGKILL
-        except ChildProcessError:
+            reaped, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:  # init's now: how it ended is not known here
             return -signal.SIGKILL
+        return os.waitstatus_to_exitcode(status) if reaped else -signal.SIGKILL
 
 
 def _milliseconds(deadline):

@@ -423,6 +423,9 @@ def _work(read_fd, write_fd, directory, blocked):
     """The worker's life once NumPy is loaded: import what the parent names, answer calls, exit."""
     if blocked:
         sys.meta_path.insert(0, ImportBlocker(blocked))
+        for name in list(sys.modules):  # loaded already (by NumPy, say): importing it must fail too
+            if name.partition(".")[0] in blocked:
+                del sys.modules[name]
     message = read_message(read_fd)
     if message is None or message[0].get("type") != "import":
         os._exit(0)  # the parent found nothing to run
@@ -472,13 +475,12 @@ def zygote(control_fd, uids=(), gids=()):
     answer pipe and its output log. The child gives up everything the zygote had
     before it reads a single byte of the student's: descriptors, session, user,
     groups, folder, environment and random state; then it sets the limits and lives
-    as main() would have. The zygote reports each child's pid, with a pidfd so that
-    the parent can signal it without racing a reused pid, and, when the child ends,
-    its exit status as Popen's returncode would give it.
+    as main() would have. The zygote reports each child's pid with a pidfd and,
+    when the child ends, its exit status as Popen's returncode would give it; it
+    reaps the child only when the parent asks (see _zygote_serve).
     """
     import ctypes  # noqa: F401  (for the children: loaded once, here)
     import fcntl  # noqa: F401
-    import select
     import socket
     control = socket.socket(fileno=control_fd)
     os.set_inheritable(control_fd, False)
@@ -493,38 +495,91 @@ def zygote(control_fd, uids=(), gids=()):
         _zygote_send(control, {"type": "refused", "reason": f"{type(exc).__name__}: {exc}"[:300]})
         os._exit(0)
     _zygote_send(control, {"type": "ready"})
+    _zygote_serve(control)
+
+
+def _zygote_serve(control):
+    """The zygote's loop: fork on request, report exits, reap when the parent says so.
+
+    A child that has ended is reported but left unreaped (a zombie) until the parent
+    asks for it to be reaped, after it swept the child's tree: until then its pid
+    and process group cannot be reused, so the parent's signals cannot hit anyone else.
+    """
+    import select
     waiting = select.poll()
     waiting.register(control, select.POLLIN)
-    children = {}  # pidfd -> pid
+    running = {}      # pidfd -> pid
+    ended = set()     # pids that ended, were reported, and wait for the parent's "reap"
+    released = set()  # pids the parent let go of before they ended: reaped unreported
+    pending = set()   # pids whose pidfd fired but that cannot be waited for yet (being traced)
     while True:
-        for fd, _ in waiting.poll():
+        for fd, _ in waiting.poll(50 if pending else None):
             if fd != control.fileno():
-                pid = children.pop(fd)
                 waiting.unregister(fd)
                 os.close(fd)
-                _, status = os.waitpid(pid, 0)
-                _zygote_send(control, {"type": "exit", "pid": pid, "code": os.waitstatus_to_exitcode(status)})
+                pending.add(running.pop(fd))
                 continue
             request, fds = _zygote_receive(control)
             if request is None:  # the grader is gone: so are its workers
-                for pidfd in children:
+                for pidfd in running:
                     _kill_pidfd(pidfd)
                 os._exit(0)
-            try:
-                pid = os.fork()
-            except OSError as exc:
-                for passed in fds:
-                    os.close(passed)
-                _zygote_send(control, {"type": "failed", "reason": str(exc)[:300]})
+            if request.get("type") == "reap":
+                pid = int(request["pid"])
+                if pid in ended:
+                    ended.discard(pid)
+                    os.waitpid(pid, 0)
+                else:
+                    released.add(pid)
                 continue
-            if pid == 0:
-                _become_worker(request, fds)  # never returns
-            for passed in fds:
-                os.close(passed)
-            pidfd = os.pidfd_open(pid)
-            children[pidfd] = pid
-            waiting.register(pidfd, select.POLLIN)
-            _zygote_send(control, {"type": "spawned", "pid": pid}, [pidfd])
+            pid, pidfd, problem = _zygote_fork(request, fds)
+            if pid is not None:
+                running[pidfd] = pid
+                waiting.register(pidfd, select.POLLIN)
+            if problem is None:
+                _zygote_send(control, {"type": "spawned", "pid": pid}, [pidfd])
+                continue
+            if pid is not None:  # it never got to the student's code: the parent does not know it
+                _kill_pidfd(pidfd)
+                released.add(pid)
+            _zygote_send(control, {"type": "failed", "reason": problem})
+        for pid in list(pending):
+            info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            if info is None:
+                continue
+            pending.discard(pid)
+            if pid in released:
+                released.discard(pid)
+                os.waitpid(pid, 0)
+                continue
+            ended.add(pid)
+            code = info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+            _zygote_send(control, {"type": "exit", "pid": pid, "code": code})
+
+
+def _zygote_fork(request, fds):
+    """Fork a worker for the request: (pid, pidfd, problem); problem is None once the
+    child has set itself up, and says why not otherwise (pid is None if no fork)."""
+    import select
+    ready_r, ready_w = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError as exc:
+        for fd in fds + [ready_r, ready_w]:
+            os.close(fd)
+        return None, None, f"fork: {exc}"[:300]
+    if pid == 0:
+        _become_worker(request, fds, ready_w)  # never returns
+    for fd in fds + [ready_w]:
+        os.close(fd)
+    pidfd = os.pidfd_open(pid)
+    waiting = select.poll()
+    waiting.register(ready_r, select.POLLIN)
+    said = os.read(ready_r, 2) if waiting.poll(30_000) else b""
+    os.close(ready_r)
+    if said != b"ok":
+        return pid, pidfd, "the forked worker could not set itself up"
+    return pid, pidfd, None
 
 
 def _refuse_writable(places, uids, gids):
@@ -558,23 +613,28 @@ def _kill_pidfd(pidfd):
         pass
 
 
-def _become_worker(request, fds):
+def _become_worker(request, fds, ready):
     """In a child of the zygote: turn into a worker as main() would start one, then work.
 
+    Once everything is set up, and before any of the student's code is read, it
+    writes "ok" to `ready`: a child that fails on the way exits without it, and the
+    zygote says so instead of handing over a worker that would look like a crash.
     Signal handlers need no reset: the zygote keeps the ones Python starts with.
     """
     import fcntl
     try:
         # Descriptors first, at fixed places: 0-2 for the standard streams, 3 and 4 for
-        # the pipes. Every other descriptor of the zygote is closed.
-        request_r, answer_w, log = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 64) for fd in fds]
+        # the pipes, 5 for `ready`. Every other descriptor of the zygote is closed.
+        request_r, answer_w, log, ready = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 64)
+                                           for fd in list(fds) + [ready]]
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(log, 1)
         os.dup2(log, 2)
         os.dup2(request_r, 3, inheritable=False)
         os.dup2(answer_w, 4, inheritable=False)
-        os.closerange(5, max(os.sysconf("SC_OPEN_MAX"), log + 1))
+        os.dup2(ready, 5, inheritable=False)
+        os.closerange(6, max(os.sysconf("SC_OPEN_MAX"), ready + 1))
         os.setsid()
         if request.get("uid") is not None:
             os.setgroups([])
@@ -592,6 +652,8 @@ def _become_worker(request, fds):
         numpy.random.seed()  # not the zygote's state, which every sibling would share
         directory = os.path.abspath(request["workdir"])
         blocked = [str(name) for name in request.get("blocked", []) if name]
+        os.write(5, b"ok")
+        os.close(5)
     except BaseException:
         os._exit(127)
     _work(3, 4, directory, blocked)

@@ -179,3 +179,76 @@ def test_the_zygote_refuses_an_import_path_that_a_sandbox_user_could_write_to():
             worker._refuse_writable([os.path.join(folder, "site-packages")], uids, gids)
     finally:
         os.rmdir(folder)
+
+
+def test_a_forked_worker_that_cannot_set_itself_up_is_replaced_by_a_fresh_one(zygote, cases, tmp_path,
+                                                                               monkeypatch):
+    process, spawned = zygote
+    original = runner.Zygote.spawn
+
+    def into_a_missing_folder(self, request, fds):
+        return original(self, dict(request, workdir=str(tmp_path / "missing")), fds)
+    monkeypatch.setattr(runner.Zygote, "spawn", into_a_missing_folder)
+    result = grade(write_solution(tmp_path / "fine"), cases, zygote=True)
+    assert result.score == 100.0 and result.problems == []  # not blamed on the student's import
+    assert runner._zygotes[process.python] is process and process.process.poll() is None
+
+
+def test_a_finished_forked_worker_keeps_its_pid_until_the_session_has_swept_its_tree(zygote, tmp_path):
+    from grader.sandbox import open_sandbox
+    process, spawned = zygote
+    box = open_sandbox(python=process.python)
+    try:
+        session = runner.WorkerSession(box, [], zygote=True)
+        session.launch()
+        session.begin([])
+        session.wait_ready(time.monotonic() + 30)
+        child = session.process
+        assert isinstance(child, runner.ZygoteChild) and spawned == [child.pid]
+        session.end()
+        assert child.wait(timeout=5) == -signal.SIGKILL
+        with open(f"/proc/{child.pid}/stat") as handle:
+            assert handle.read().rsplit(")", 1)[1].split()[0] == "Z"  # ended, reported, not reaped
+        session.close()
+        deadline = time.monotonic() + 5
+        while os.path.exists(f"/proc/{child.pid}") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not os.path.exists(f"/proc/{child.pid}")  # reaped once released
+    finally:
+        box.close()
+
+
+def test_grading_with_the_zygote_leaves_no_descriptor_or_exit_record_behind(zygote, cases, tmp_path):
+    process, spawned = zygote
+    submission = write_solution(tmp_path / "fine")
+    grade(submission, cases, zygote=True)
+    before = sorted(os.listdir("/proc/self/fd"))
+    for _ in range(3):
+        grade(submission, cases, zygote=True)
+    assert sorted(os.listdir("/proc/self/fd")) == before and process.exits == {} and len(spawned) == 4
+
+
+def test_a_forked_copy_of_the_grader_starts_its_own_zygote_instead_of_sharing_one(zygote):
+    process, _ = zygote
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if runner._zygotes == {} else 1)
+    assert os.waitpid(pid, 0)[1] == 0
+    assert runner._zygotes[process.python] is process and process.ready()
+
+
+def test_a_forbidden_package_numpy_loaded_already_cannot_be_imported_in_either_kind_of_worker(
+        zygote, tmp_path):
+    strict = cases_with_settings(tmp_path / "strict", case_timeout=1.0, import_timeout=4.0,
+                                 forbidden_imports=["ctypes"], on_forbidden="fail")
+    submission = write_solution(tmp_path / "sneaky")
+    with open(submission / "layers.py", "a") as handle:
+        handle.write("try:\n"
+                     "    __import__(''.join(['ct', 'ypes']))\n"
+                     "    print('LOADED')\n"
+                     "except ImportError as _error:\n"
+                     "    print('BLOCKED', _error)\n")
+    for use_zygote in (False, True):
+        result = grade(submission, strict, zygote=use_zygote)
+        assert "BLOCKED ctypes may not be used" in result.import_output, result.import_output
+        assert "LOADED" not in result.import_output
