@@ -66,6 +66,14 @@ def zygote(cases, tmp_path, monkeypatch):
     runner._zygotes.clear()
 
 
+def with_code_at_import(directory, code):
+    """A correct submission whose layers.py ends with `code`, which runs when it is imported."""
+    submission = write_solution(directory)
+    with open(submission / "layers.py", "a") as handle:
+        handle.write(code)
+    return submission
+
+
 def facts(result):
     found = re.search(r"^FACTS (.*)$", result.import_output, re.M)
     assert found, result.import_output
@@ -79,9 +87,7 @@ def outcome(result):
 
 def test_a_forked_worker_starts_exactly_as_a_fresh_one_but_for_its_random_state(zygote, cases, tmp_path):
     process, spawned = zygote
-    submission = write_solution(tmp_path / "facts")
-    with open(submission / "layers.py", "a") as handle:
-        handle.write(FACTS)
+    submission = with_code_at_import(tmp_path / "facts", FACTS)
     fresh = facts(grade(submission, cases))
     assert spawned == []
     forked = [facts(grade(submission, cases, zygote=True)) for _ in range(2)]
@@ -133,16 +139,15 @@ def test_a_worker_that_loops_is_killed_and_the_zygote_serves_the_next_submission
 @ROOT_ONLY
 def test_student_code_cannot_signal_the_root_zygote_that_forked_it(zygote, cases, tmp_path):
     process, spawned = zygote
-    submission = write_solution(tmp_path / "signals")
-    with open(submission / "layers.py", "a") as handle:
-        handle.write("import os as _os, signal as _signal\n"
-                     "print('PARENT', _os.getppid())\n"
-                     "for _number in (_signal.SIGKILL, _signal.SIGSTOP):\n"
-                     "    try:\n"
-                     "        _os.kill(_os.getppid(), _number)\n"
-                     "        print('SIGNALLED')\n"
-                     "    except PermissionError:\n"
-                     "        print('REFUSED')\n")
+    submission = with_code_at_import(tmp_path / "signals", (
+        "import os as _os, signal as _signal\n"
+        "print('PARENT', _os.getppid())\n"
+        "for _number in (_signal.SIGKILL, _signal.SIGSTOP):\n"
+        "    try:\n"
+        "        _os.kill(_os.getppid(), _number)\n"
+        "        print('SIGNALLED')\n"
+        "    except PermissionError:\n"
+        "        print('REFUSED')\n"))
     result = grade(submission, cases, zygote=True)
     assert f"PARENT {process.process.pid}" in result.import_output
     assert result.import_output.count("REFUSED") == 2 and "SIGNALLED" not in result.import_output
@@ -241,13 +246,12 @@ def test_a_forbidden_package_numpy_loaded_already_cannot_be_imported_in_either_k
         zygote, tmp_path):
     strict = cases_with_settings(tmp_path / "strict", case_timeout=1.0, import_timeout=4.0,
                                  forbidden_imports=["ctypes"], on_forbidden="fail")
-    submission = write_solution(tmp_path / "sneaky")
-    with open(submission / "layers.py", "a") as handle:
-        handle.write("try:\n"
-                     "    __import__(''.join(['ct', 'ypes']))\n"
-                     "    print('LOADED')\n"
-                     "except ImportError as _error:\n"
-                     "    print('BLOCKED', _error)\n")
+    submission = with_code_at_import(tmp_path / "sneaky", (
+        "try:\n"
+        "    __import__(''.join(['ct', 'ypes']))\n"
+        "    print('LOADED')\n"
+        "except ImportError as _error:\n"
+        "    print('BLOCKED', _error)\n"))
     for use_zygote in (False, True):
         result = grade(submission, strict, zygote=use_zygote)
         assert "BLOCKED ctypes may not be used" in result.import_output, result.import_output
