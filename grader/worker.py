@@ -423,9 +423,6 @@ def _work(read_fd, write_fd, directory, blocked):
     """The worker's life once NumPy is loaded: import what the parent names, answer calls, exit."""
     if blocked:
         sys.meta_path.insert(0, ImportBlocker(blocked))
-        for name in list(sys.modules):  # loaded already (by NumPy, say): importing it must fail too
-            if name.partition(".")[0] in blocked:
-                del sys.modules[name]
     message = read_message(read_fd)
     if message is None or message[0].get("type") != "import":
         os._exit(0)  # the parent found nothing to run
@@ -479,10 +476,6 @@ def zygote(control_fd, uids=(), gids=()):
     when the child ends, its exit status as Popen's returncode would give it; it
     reaps the child only when the parent asks (see _zygote_serve).
     """
-    import ctypes  # noqa: F401  (for the children: loaded once, here)
-    import fcntl  # noqa: F401
-    import socket
-    control = socket.socket(fileno=control_fd)
     os.set_inheritable(control_fd, False)
     try:
         import site
@@ -492,13 +485,24 @@ def zygote(control_fd, uids=(), gids=()):
         import numpy  # noqa: F401
         os.close(os.pidfd_open(os.getpid()))  # the parent relies on pidfds: refuse if there are none
     except BaseException as exc:
-        _zygote_send(control, {"type": "refused", "reason": f"{type(exc).__name__}: {exc}"[:300]})
+        reason = f"{type(exc).__name__}: {exc}"[:300]
+        os.write(control_fd, json.dumps({"type": "refused", "reason": reason}).encode("utf-8"))
         os._exit(0)
+    # A fresh worker has loaded just this much by now. What the zygote loads for its own
+    # work is dropped from each child's module cache, so that a forbidden package among
+    # it is refused there as it would be in a fresh worker.
+    fresh = set(sys.modules)
+    import ctypes  # noqa: F401  (used by the children; loaded once, here)
+    import fcntl  # noqa: F401
+    import select  # noqa: F401
+    import socket
+    control = socket.socket(fileno=control_fd)
+    own = sorted(set(sys.modules) - fresh)
     _zygote_send(control, {"type": "ready"})
-    _zygote_serve(control)
+    _zygote_serve(control, own)
 
 
-def _zygote_serve(control):
+def _zygote_serve(control, own):
     """The zygote's loop: fork on request, report exits, reap when the parent says so.
 
     A child that has ended is reported but left unreaped (a zombie) until the parent
@@ -532,7 +536,7 @@ def _zygote_serve(control):
                 else:
                     released.add(pid)
                 continue
-            pid, pidfd, problem = _zygote_fork(request, fds)
+            pid, pidfd, problem = _zygote_fork(request, fds, own)
             if pid is not None:
                 running[pidfd] = pid
                 waiting.register(pidfd, select.POLLIN)
@@ -557,7 +561,7 @@ def _zygote_serve(control):
             _zygote_send(control, {"type": "exit", "pid": pid, "code": code})
 
 
-def _zygote_fork(request, fds):
+def _zygote_fork(request, fds, own):
     """Fork a worker for the request: (pid, pidfd, problem); problem is None once the
     child has set itself up, and says why not otherwise (pid is None if no fork)."""
     import select
@@ -569,7 +573,7 @@ def _zygote_fork(request, fds):
             os.close(fd)
         return None, None, f"fork: {exc}"[:300]
     if pid == 0:
-        _become_worker(request, fds, ready_w)  # never returns
+        _become_worker(request, fds, ready_w, own)  # never returns
     for fd in fds + [ready_w]:
         os.close(fd)
     pidfd = os.pidfd_open(pid)
@@ -613,8 +617,10 @@ def _kill_pidfd(pidfd):
         pass
 
 
-def _become_worker(request, fds, ready):
+def _become_worker(request, fds, ready, own):
     """In a child of the zygote: turn into a worker as main() would start one, then work.
+
+    own: the modules the zygote loaded for itself, which a fresh worker has not.
 
     Once everything is set up, and before any of the student's code is read, it
     writes "ok" to `ready`: a child that fails on the way exits without it, and the
@@ -652,6 +658,8 @@ def _become_worker(request, fds, ready):
         numpy.random.seed()  # not the zygote's state, which every sibling would share
         directory = os.path.abspath(request["workdir"])
         blocked = [str(name) for name in request.get("blocked", []) if name]
+        for name in own:
+            sys.modules.pop(name, None)
         os.write(5, b"ok")
         os.close(5)
     except BaseException:
