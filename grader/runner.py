@@ -457,7 +457,8 @@ class Zygote:
 
     def __init__(self, python):
         self.python = python
-        self.exits = {}
+        self.live = set()   # pids of the workers handed out and not released yet
+        self.exits = {}     # pid -> exit status, for live workers that have ended
         self.refused = None
         self._ready = False
         uids = sorted(sandboxing.sandbox_uids()) if os.geteuid() == 0 else []
@@ -500,6 +501,7 @@ class Zygote:
             while True:
                 message, passed = self._next(deadline)
                 if message.get("type") == "spawned" and len(passed) == 1:
+                    self.live.add(int(message["pid"]))
                     return ZygoteChild(int(message["pid"]), passed[0], self)
                 for fd in passed:
                     os.close(fd)
@@ -538,7 +540,9 @@ class Zygote:
             if not isinstance(message, dict):
                 raise ZygoteError("a malformed message")
             if message.get("type") == "exit":
-                self.exits[int(message["pid"])] = int(message["code"])
+                pid = int(message["pid"])
+                if pid in self.live:  # (a released worker's late notice: its pid may be anyone's now)
+                    self.exits[pid] = int(message["code"])
                 if not exits:
                     continue
             return message, fds
@@ -602,6 +606,7 @@ class ZygoteChild:
             return
         os.close(self.pidfd)
         self.pidfd = None
+        self.zygote.live.discard(self.pid)
         self.zygote.exits.pop(self.pid, None)
         try:
             self.zygote._send({"type": "reap", "pid": self.pid})

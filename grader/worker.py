@@ -516,49 +516,57 @@ def _zygote_serve(control, own):
     ended = set()     # pids that ended, were reported, and wait for the parent's "reap"
     released = set()  # pids the parent let go of before they ended: reaped unreported
     pending = set()   # pids whose pidfd fired but that cannot be waited for yet (being traced)
-    while True:
-        for fd, _ in waiting.poll(50 if pending else None):
-            if fd != control.fileno():
-                waiting.unregister(fd)
-                os.close(fd)
-                pending.add(running.pop(fd))
-                continue
-            request, fds = _zygote_receive(control)
-            if request is None:  # the grader is gone: so are its workers
-                for pidfd in running:
+    try:
+        while True:
+            for fd, _ in waiting.poll(50 if pending else None):
+                if fd != control.fileno():
+                    waiting.unregister(fd)
+                    os.close(fd)
+                    pending.add(running.pop(fd))
+                    continue
+                request, fds = _zygote_receive(control)
+                if request is None:  # the grader is gone: so are its workers (in the finally)
+                    return
+                if request.get("type") == "reap":
+                    pid = int(request["pid"])
+                    if pid in ended:
+                        ended.discard(pid)
+                        os.waitpid(pid, 0)
+                    else:
+                        released.add(pid)
+                    continue
+                pid, pidfd, problem = _zygote_fork(request, fds, own)
+                if pid is not None:
+                    running[pidfd] = pid
+                    waiting.register(pidfd, select.POLLIN)
+                if problem is None:
+                    _zygote_send(control, {"type": "spawned", "pid": pid}, [pidfd])
+                    continue
+                if pid is not None:  # it never got to the student's code: the parent does not know it
                     _kill_pidfd(pidfd)
-                os._exit(0)
-            if request.get("type") == "reap":
-                pid = int(request["pid"])
-                if pid in ended:
-                    ended.discard(pid)
-                    os.waitpid(pid, 0)
-                else:
                     released.add(pid)
-                continue
-            pid, pidfd, problem = _zygote_fork(request, fds, own)
-            if pid is not None:
-                running[pidfd] = pid
-                waiting.register(pidfd, select.POLLIN)
-            if problem is None:
-                _zygote_send(control, {"type": "spawned", "pid": pid}, [pidfd])
-                continue
-            if pid is not None:  # it never got to the student's code: the parent does not know it
-                _kill_pidfd(pidfd)
-                released.add(pid)
-            _zygote_send(control, {"type": "failed", "reason": problem})
-        for pid in list(pending):
-            info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-            if info is None:
-                continue
-            pending.discard(pid)
-            if pid in released:
-                released.discard(pid)
-                os.waitpid(pid, 0)
-                continue
-            ended.add(pid)
-            code = info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
-            _zygote_send(control, {"type": "exit", "pid": pid, "code": code})
+                _zygote_send(control, {"type": "failed", "reason": problem})
+            for pid in list(pending):
+                info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+                if info is None:
+                    continue
+                pending.discard(pid)
+                if pid in released:
+                    released.discard(pid)
+                    os.waitpid(pid, 0)
+                    continue
+                ended.add(pid)
+                code = info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+                _zygote_send(control, {"type": "exit", "pid": pid, "code": code})
+    finally:  # however the loop ends: no worker outlives its zygote
+        import signal
+        for pidfd, pid in running.items():
+            try:
+                os.killpg(pid, signal.SIGKILL)  # (a running child is unreaped: its group is its own)
+            except OSError:
+                pass
+            _kill_pidfd(pidfd)
+        os._exit(0)
 
 
 def _zygote_fork(request, fds, own):
@@ -579,7 +587,7 @@ def _zygote_fork(request, fds, own):
     pidfd = os.pidfd_open(pid)
     waiting = select.poll()
     waiting.register(ready_r, select.POLLIN)
-    said = os.read(ready_r, 2) if waiting.poll(30_000) else b""
+    said = os.read(ready_r, 2) if waiting.poll(10_000) else b""
     os.close(ready_r)
     if said != b"ok":
         return pid, pidfd, "the forked worker could not set itself up"

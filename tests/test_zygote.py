@@ -258,3 +258,21 @@ def test_a_forbidden_package_the_zygote_loaded_for_itself_is_refused_as_in_a_fre
         assert "BLOCKED socket may not be used" in result.import_output, result.import_output
         assert "BLOCKED fcntl may not be used" in result.import_output
         assert "LOADED" not in result.import_output
+
+
+def test_a_late_exit_notice_for_a_released_worker_is_ignored_since_its_pid_may_be_reused(zygote):
+    import socket
+    process, _ = zygote
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    saved, process.control = process.control, ours
+    try:
+        theirs.send(json.dumps({"type": "exit", "pid": 4242, "code": -9}).encode())
+        assert process.exit_code(4242, time.monotonic() + 0.2) is None and process.exits == {}
+        process.live.add(4242)  # as if a new worker had that pid now: its own notice counts
+        theirs.send(json.dumps({"type": "exit", "pid": 4242, "code": 3}).encode())
+        assert process.exit_code(4242, time.monotonic() + 5) == 3
+    finally:
+        process.live.discard(4242)
+        process.control = saved
+        ours.close()
+        theirs.close()
