@@ -662,8 +662,8 @@ def _become_worker(request, fds, ready, own):
         os.environ.clear()
         os.environ.update({str(k): str(v) for k, v in request["env"].items()})
         apply_limits(request["limits"])
-        import numpy
-        numpy.random.seed()  # not the zygote's state, which every sibling would share
+        if "numpy.random" in sys.modules:  # (NumPy 2 loads it on first use, seeded afresh then)
+            sys.modules["numpy.random"].seed()  # not the zygote's state, which every sibling shares
         directory = os.path.abspath(request["workdir"])
         blocked = [str(name) for name in request.get("blocked", []) if name]
         for name in own:
