@@ -417,6 +417,8 @@ def zygote_for(python):
     """
     if python not in _zygotes:
         try:
+            if not hasattr(os, "pidfd_open"):  # Linux only (and 5.3 or newer, which the zygote checks)
+                raise ZygoteError("no pidfds here")
             _zygotes[python] = Zygote(python)
         except ZygoteError:
             _zygotes[python] = None
@@ -463,7 +465,10 @@ class Zygote:
         self._ready = False
         uids = sorted(sandboxing.sandbox_uids()) if os.geteuid() == 0 else []
         gids = sorted({pwd.getpwuid(uid).pw_gid for uid in uids})
-        self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        except (OSError, AttributeError) as exc:
+            raise ZygoteError(f"no socket for the zygote: {exc}") from None
         environment = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
                        "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                        "HOME": "/", "TMPDIR": "/tmp"}

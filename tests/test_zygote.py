@@ -276,3 +276,11 @@ def test_a_late_exit_notice_for_a_released_worker_is_ignored_since_its_pid_may_b
         process.control = saved
         ours.close()
         theirs.close()
+
+
+def test_where_there_are_no_pidfds_batch_grades_with_fresh_workers(cases, tmp_path, monkeypatch):
+    monkeypatch.delattr(os, "pidfd_open")
+    monkeypatch.setattr(runner, "_zygotes", {})
+    submission = write_solution(tmp_path / "fine")
+    assert [grade(submission, cases, zygote=True).score for _ in range(2)] == [100.0, 100.0]
+    assert list(runner._zygotes.values()) == [None]
