@@ -9,7 +9,6 @@ fresh worker.
 """
 import json
 import os
-import pwd
 import select
 import signal
 import socket
@@ -21,7 +20,7 @@ from typing import Dict, List, Optional
 
 from . import sandbox as sandboxing
 from . import worker as worker_module
-from .worker import ProtocolError, encode_message, read_message, write_all
+from .worker import ProtocolError, encode_message, read_message, receive_control, send_control, write_all
 
 # Read once, before any student code runs: the worker is started from this text,
 # never from the file, which a worker might change.
@@ -125,9 +124,8 @@ class WorkerSession:
             os.set_blocking(request_w, False)  # a worker that stops reading cannot block the grader
 
     def _start_interpreter(self, request_r, answer_w, log):
-        argv = [self.box.python, "-I", "-S", "-B", "-u", "-X", "utf8", "-c", WORKER_SOURCE,
-                str(request_r), str(answer_w), str(self.box.workdir),
-                ",".join(self.blocked_imports), json.dumps(self.box.limits())]
+        argv = worker_command(self.box.python, request_r, answer_w, self.box.workdir,
+                              ",".join(self.blocked_imports), json.dumps(self.box.limits()))
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                 pass_fds=(request_r, answer_w), **self.box.popen_options())
 
@@ -382,6 +380,12 @@ class WorkerSession:
         return text.replace(str(self.box.workdir) + os.sep, "")
 
 
+def worker_command(python, *arguments):
+    """The command that runs worker.py's source: isolated from the environment and the
+    current folder, without site's .pth files, writing no bytecode, unbuffered, UTF-8."""
+    return [python, "-I", "-S", "-B", "-u", "-X", "utf8", "-c", WORKER_SOURCE, *map(str, arguments)]
+
+
 # The zygote ------------------------------------------------------------------------
 
 class ZygoteError(Exception):
@@ -464,18 +468,16 @@ class Zygote:
         self.refused = None
         self._ready = False
         uids = sorted(sandboxing.sandbox_uids()) if os.geteuid() == 0 else []
-        gids = sorted({pwd.getpwuid(uid).pw_gid for uid in uids})
+        gids = sorted(sandboxing.sandbox_gids(uids))
         try:
             self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         except (OSError, AttributeError) as exc:
             raise ZygoteError(f"no socket for the zygote: {exc}") from None
-        environment = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-                       "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                       "HOME": "/", "TMPDIR": "/tmp"}
+        environment = dict(sandboxing.WORKER_ENVIRONMENT, HOME="/", TMPDIR="/tmp")  # (each child gets its own)
         try:
             self.process = subprocess.Popen(
-                [python, "-I", "-S", "-B", "-u", "-X", "utf8", "-c", WORKER_SOURCE, "--zygote",
-                 str(theirs.fileno()), ",".join(map(str, uids)), ",".join(map(str, gids))],
+                worker_command(python, "--zygote", theirs.fileno(), ",".join(map(str, uids)),
+                               ",".join(map(str, gids))),
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 pass_fds=(theirs.fileno(),), cwd="/", env=environment, start_new_session=True)
         except OSError as exc:
@@ -501,7 +503,7 @@ class Zygote:
     def spawn(self, request, fds):
         """Fork a worker for the request (see worker.zygote); its Popen-like ZygoteChild."""
         try:
-            self._send(request, fds)
+            send_control(self.control, request, fds)
             deadline = time.monotonic() + self.START_TIMEOUT
             while True:
                 message, passed = self._next(deadline)
@@ -527,9 +529,6 @@ class Zygote:
                 return None
         return self.exits.pop(pid)
 
-    def _send(self, header, fds=()):
-        socket.send_fds(self.control, [json.dumps(header).encode("utf-8")], list(fds))
-
     def _next(self, deadline, exits=False):
         """The next message, (header, [fds]). Exit notices are recorded in self.exits and
         returned only if `exits`; other calls read on past them."""
@@ -538,10 +537,9 @@ class Zygote:
         while True:
             if not waiting.poll(_milliseconds(deadline)):
                 raise ZygoteError("timeout")
-            data, fds, _, _ = socket.recv_fds(self.control, 1 << 16, 4)
-            if not data:
+            message, fds = receive_control(self.control)
+            if message is None:
                 raise ZygoteError("the zygote ended")
-            message = json.loads(data.decode("utf-8"))
             if not isinstance(message, dict):
                 raise ZygoteError("a malformed message")
             if message.get("type") == "exit":
@@ -614,7 +612,7 @@ class ZygoteChild:
         self.zygote.live.discard(self.pid)
         self.zygote.exits.pop(self.pid, None)
         try:
-            self.zygote._send({"type": "reap", "pid": self.pid})
+            send_control(self.zygote.control, {"type": "reap", "pid": self.pid})
         except OSError:
             pass  # the zygote is gone: the worker is then this process's child, or init's
 

@@ -33,6 +33,17 @@ from .errors import UserError
 from .worker import writable_by
 
 DEFAULT_USER = "bpgrader"
+# A worker's environment, but for its folder (HOME and TMPDIR): a fixed locale, one
+# thread for the BLAS libraries (set before NumPy loads), and no display for Matplotlib.
+WORKER_ENVIRONMENT = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "MPLBACKEND": "Agg",
+}
 OUTPUT_FILE_LIMIT = 8 << 20   # bytes a worker may write to its output file
 MAX_PROCESSES = 64            # processes and threads of the sandbox user (root mode)
 _PR_SET_CHILD_SUBREAPER = 36
@@ -56,17 +67,7 @@ class Sandbox:
         return self.uid is not None
 
     def environment(self):
-        return {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "HOME": str(self.workdir),
-            "TMPDIR": str(self.workdir),
-            "LANG": "C.UTF-8",
-            "LC_ALL": "C.UTF-8",
-            "OMP_NUM_THREADS": "1",
-            "OPENBLAS_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-            "MPLBACKEND": "Agg",
-        }
+        return dict(WORKER_ENVIRONMENT, HOME=str(self.workdir), TMPDIR=str(self.workdir))
 
     def limits(self):
         """The resource limits the worker sets on itself before any student code runs.
@@ -343,7 +344,7 @@ def drop_unsafe_import_paths(uids):
     job's student code runs.
     Returns a note for each entry dropped.
     """
-    gids = {pwd.getpwuid(uid).pw_gid for uid in uids}
+    gids = sandbox_gids(uids)
     kept, notes = [], []
     for entry in sys.path:
         if not isinstance(entry, str) or (entry and not os.path.isabs(entry) and not os.path.exists(entry)):
@@ -356,6 +357,11 @@ def drop_unsafe_import_paths(uids):
             kept.append(entry)
     sys.path[:] = kept
     return notes
+
+
+def sandbox_gids(uids):
+    """The primary groups of the users with these uids."""
+    return {pwd.getpwuid(uid).pw_gid for uid in uids}
 
 
 def sandbox_uids():

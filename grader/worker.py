@@ -498,7 +498,7 @@ def zygote(control_fd, uids=(), gids=()):
     import socket
     control = socket.socket(fileno=control_fd)
     own = sorted(set(sys.modules) - fresh)
-    _zygote_send(control, {"type": "ready"})
+    send_control(control, {"type": "ready"})
     _zygote_serve(control, own)
 
 
@@ -524,7 +524,7 @@ def _zygote_serve(control, own):
                     os.close(fd)
                     pending.add(running.pop(fd))
                     continue
-                request, fds = _zygote_receive(control)
+                request, fds = receive_control(control)
                 if request is None:  # the grader is gone: so are its workers (in the finally)
                     return
                 if request.get("type") == "reap":
@@ -540,12 +540,12 @@ def _zygote_serve(control, own):
                     running[pidfd] = pid
                     waiting.register(pidfd, select.POLLIN)
                 if problem is None:
-                    _zygote_send(control, {"type": "spawned", "pid": pid}, [pidfd])
+                    send_control(control, {"type": "spawned", "pid": pid}, [pidfd])
                     continue
                 if pid is not None:  # it never got to the student's code: the parent does not know it
                     _kill_pidfd(pidfd)
                     released.add(pid)
-                _zygote_send(control, {"type": "failed", "reason": problem})
+                send_control(control, {"type": "failed", "reason": problem})
             for pid in list(pending):
                 info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
                 if info is None:
@@ -557,7 +557,7 @@ def _zygote_serve(control, own):
                     continue
                 ended.add(pid)
                 code = info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
-                _zygote_send(control, {"type": "exit", "pid": pid, "code": code})
+                send_control(control, {"type": "exit", "pid": pid, "code": code})
     finally:  # however the loop ends: no worker outlives its zygote
         import signal
         for pidfd, pid in running.items():
@@ -600,12 +600,13 @@ def _refuse_writable(places, uids, gids):
             raise PermissionError(f"a sandbox user could write to {place}, on the zygote's import path")
 
 
-def _zygote_send(control, header, fds=()):
+def send_control(control, header, fds=()):
+    """Send one message on the zygote's control socket: a JSON header, with descriptors."""
     import socket
     socket.send_fds(control, [json.dumps(header).encode("utf-8")], list(fds))
 
 
-def _zygote_receive(control):
+def receive_control(control):
     """(header, [fds]) of the next message; (None, []) once the other side has closed."""
     import socket
     try:
