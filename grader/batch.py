@@ -379,11 +379,25 @@ def grader_sha(package=Path(__file__).parent):
     return digest.hexdigest()
 
 
+_manifests = {}  # cases folder -> its Manifest: read and checked once per process, not per submission
+
+
+def _manifest(cases):
+    """The cases, as run_batch loaded them before its pool processes forked (or loaded now)."""
+    from .cases import load_manifest
+    key = os.path.realpath(cases)
+    if key not in _manifests:
+        _manifests[key] = load_manifest(cases)
+    return _manifests[key]
+
+
 def grade_one(entry, cases, out, config, digest, source=None):
     """Grade one submission and write its outputs. Runs in a pool process; never raises.
 
     In root mode the sandbox user is kept out of the output folder and out of the
     class's submissions (source), so that one student's code cannot read another's.
+    Every submission is graded from the case bytes read and checked when the batch
+    began, which its fingerprint records, even if the files change meanwhile.
     """
     from .engine import grade
     from .outputs import write_outputs
@@ -395,7 +409,7 @@ def grade_one(entry, cases, out, config, digest, source=None):
         private = [Path(source)] if source else []
         result = grade(entry.path, cases, config_path=config, results_dir=folder,
                        seal=[Path(out)] + [p for p in private if p.is_dir()],
-                       protect=[p for p in private if p.is_file()], zygote=True)
+                       protect=[p for p in private if p.is_file()], zygote=True, manifest=_manifest(cases))
         result.submission = entry.name
         write_outputs(result, folder)
         outcome.status = "graded"
@@ -437,12 +451,12 @@ def run_batch(source, out, cases="test_cases", jobs=None, force=False, config=No
     readable by this user only: in root mode each student's code runs as the
     sandbox user, which must not read the others'.
     """
-    from .cases import load_manifest
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _private_dir(out / "students")
-    manifest = load_manifest(cases)
-    manifest_sha = sha256_file(Path(cases) / "manifest.json")
+    _manifests.pop(os.path.realpath(cases), None)  # read afresh for each batch; its pool processes share it
+    manifest = _manifest(cases)
+    manifest_sha = manifest.sha256
     warnings = []
 
     def warn(message):

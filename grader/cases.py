@@ -90,6 +90,7 @@ class Manifest:
     raw: dict
     cases: Tuple[Case, ...]
     verified: dict = field(default_factory=dict, repr=False)  # {file: the bytes whose hash was checked}
+    sha256: str = ""  # of manifest.json's bytes, as read
 
     @property
     def title(self):
@@ -130,7 +131,8 @@ def load_manifest(root="test_cases", verify=True):
     root = Path(root)
     path = root / MANIFEST
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
+        raw = json.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise CaseError(f"{path}: no such file. Generate the test cases with "
                         f"`python -m grader generate`.") from None
@@ -152,7 +154,7 @@ def load_manifest(root="test_cases", verify=True):
                                 f"by hand or is corrupt. Regenerate with `python -m grader generate`.")
     cases = tuple(Case(tags=tuple(c["tags"]), mistakes=tuple(c["mistakes"]), **{
         k: v for k, v in c.items() if k not in ("tags", "mistakes")}) for c in raw["cases"])
-    return Manifest(root, raw, cases, verified)
+    return Manifest(root, raw, cases, verified, hashlib.sha256(data).hexdigest())
 
 
 def load_case_data(source):

@@ -36,7 +36,7 @@ DEFAULT_LAYERS_USED = ("affine_forward", "affine_backward", "relu_forward", "rel
 
 
 def grade(submission_path, cases_root="test_cases", config_path=None, results_dir=None,
-          protect=(), progress=None, fix_permissions=True, seal=(), zygote=False):
+          protect=(), progress=None, fix_permissions=True, seal=(), zygote=False, manifest=None):
     """Grade a submission folder or .zip. Returns a GradeResult; raises only UserError/CaseError.
 
     results_dir: where the caller will write the results; created now, so that in
@@ -46,9 +46,12 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
     progress: called as progress(done, total, case_result) after each case.
     zygote: fork the worker from a process that loaded NumPy once (see runner.Zygote), as
     `batch` does; it is kept for this process's later grades.
+    manifest: the cases under cases_root, loaded and checked by load_manifest already (batch
+    loads them once, not once per submission); None reads them now.
     """
     started = time.monotonic()
-    manifest = load_manifest(cases_root)
+    if manifest is None:
+        manifest = load_manifest(cases_root)
     if results_dir is not None:
         prepare_output_dir(results_dir)
     settings = manifest.settings

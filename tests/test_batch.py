@@ -1,5 +1,6 @@
 """Grading a class: mixed submissions, resuming, Gradescope exports, grades.csv and the overview."""
 import csv
+import hashlib
 import json
 import os
 import re
@@ -125,6 +126,30 @@ def test_a_rerun_skips_unchanged_submissions_and_regrades_changed_ones(klass, ca
     assert [o.reused for o in changed] == [True, False]
     forced, _ = run_batch(small, out, cases, jobs=1, force=True)
     assert [o.reused for o in forced] == [False, False]
+
+
+def test_every_submission_is_graded_from_the_cases_read_when_the_batch_began(klass, tmp_path):
+    """Cases regenerated or damaged during a batch change no grade: every submission is
+    graded from the bytes read and checked at the start, which the fingerprints record."""
+    cases = cases_with_settings(tmp_path / "cases")  # a copy that may be damaged
+    small = tmp_path / "small"
+    small.mkdir()
+    for name in ("alice", "bob", "carol.zip"):
+        (shutil.copytree if (klass / name).is_dir() else shutil.copy)(klass / name, small / name)
+
+    class DamageTheCases:
+        def start(self, total, reused):
+            pass
+
+        def advance(self, outcome):
+            for file in cases.rglob("*.npz"):
+                file.write_bytes(b"damaged")
+
+    outcomes, manifest = run_batch(small, tmp_path / "out", cases, jobs=1, progress=DamageTheCases())
+    assert manifest.sha256 == hashlib.sha256((cases / "manifest.json").read_bytes()).hexdigest()
+    assert [(o.name, o.status, o.score) for o in outcomes] == [
+        ("alice", "graded", 100), ("bob", "graded", 100), ("carol", "graded", 100 - points_of("max_pool_backward") / 2)]
+    assert b"damaged" == next(cases.rglob("*.npz")).read_bytes()
 
 
 def test_a_gradescope_export_zip_names_students_from_its_metadata(tmp_path, cases):
