@@ -667,6 +667,8 @@ def _become_worker(request, fds, ready, own):
             sys.modules["numpy.random"].seed()  # not the zygote's state, which every sibling shares
         directory = os.path.abspath(request["workdir"])
         blocked = [str(name) for name in request.get("blocked", []) if name]
+        # The arguments main() would have had, not the zygote's (which name the sandbox users).
+        sys.argv[1:] = ["3", "4", request["workdir"], ",".join(blocked), json.dumps(request["limits"])]
         for name in own:
             sys.modules.pop(name, None)
         os.write(5, b"ok")

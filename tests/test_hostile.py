@@ -16,11 +16,13 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
+from grader import runner
 from grader.engine import grade
 from grader.outputs import write_outputs
 from helpers import (ROOT, autograder_tree, build_package, cases_with_settings, load_results, points_of,
@@ -67,12 +69,55 @@ def template(tmp_path, layers_extra=""):
     return directory
 
 
-def graded(submission, cases, tmp_path):
-    """Grade, write the outputs, validate results.json; returns (grade, results dict)."""
-    result = grade(submission, cases)
-    out = tmp_path / f"out-{uuid.uuid4().hex[:8]}"
-    results, report = write_outputs(result, out)
-    return result, load_results(results)
+@pytest.fixture(params=["fresh worker", "forked worker"])
+def graded(request, fast_cases, tmp_path_factory, monkeypatch):
+    """grade(submission, cases, tmp_path): grade, write the outputs, validate results.json;
+    returns (grade, results dict).
+
+    Each test runs twice: with a worker started as `grade` starts it, and with one forked
+    from a zygote as `batch` does (the fixture checks that it was), so that every trick
+    meets both ways of starting student code.
+    """
+    forked = request.param == "forked worker"
+    spawned = []
+    if forked:
+        _ready_zygote(fast_cases, tmp_path_factory)
+        original = runner.Zygote.spawn
+
+        def counting(self, message, fds):
+            child = original(self, message, fds)
+            spawned.append(child.pid)
+            return child
+        monkeypatch.setattr(runner.Zygote, "spawn", counting)
+
+    def run(submission, cases, tmp_path):
+        before = len(spawned)
+        result = grade(submission, cases, zygote=forked)
+        assert (len(spawned) > before) == forked, "the worker was not forked from the zygote"
+        out = tmp_path / f"out-{uuid.uuid4().hex[:8]}"
+        results, report = write_outputs(result, out)
+        return result, load_results(results)
+    return run
+
+
+def _ready_zygote(cases, tmp_path_factory):
+    """This process's zygote, loaded; started afresh if a submission ended the last one."""
+    for python, zygote in list(runner._zygotes.items()):
+        if zygote is None or zygote.process.poll() is not None:
+            runner.discard_zygote(python)
+            runner._zygotes.pop(python, None)
+    if not any(runner._zygotes.values()):
+        grade(write_solution(tmp_path_factory.mktemp("warm-up") / "sub"), cases, zygote=True)
+    zygote = next(z for z in runner._zygotes.values() if z is not None)
+    assert zygote.ready(time.monotonic() + 60), zygote.refused
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_zygote_after_the_module():
+    yield
+    for python in list(runner._zygotes):
+        runner.discard_zygote(python)
+    runner._zygotes.clear()
 
 
 def scores(result):
@@ -172,7 +217,7 @@ print("READABLE:", [name for name, _ in _FOUND])
 
 
 @needs_root
-def test_code_that_reads_the_graders_memory_and_environment_through_proc_gets_nothing(fast_cases, tmp_path):
+def test_code_that_reads_the_graders_memory_and_environment_through_proc_gets_nothing(graded, fast_cases, tmp_path):
     result, data = graded(template(tmp_path, PROC_READER), fast_cases, tmp_path)
     assert "READABLE: []" in result.import_output
     assert data["score"] == 0
@@ -394,19 +439,19 @@ def test_code_that_deletes_or_overwrites_the_graders_files_cannot_touch_them(pac
 
 # Exits ----------------------------------------------------------------------------------
 
-def test_sys_exit_at_import_of_fc_net_costs_only_the_network(fast_cases, tmp_path):
+def test_sys_exit_at_import_of_fc_net_costs_only_the_network(graded, fast_cases, tmp_path):
     result, data = graded(solution(tmp_path, fc_net_extra="import sys\nsys.exit(0)\n"), fast_cases, tmp_path)
     assert data["score"] == 100 - points_of("FullyConnectedNet.__init__", "FullyConnectedNet.loss")
     assert any("fc_net.py: importing it raised SystemExit" in p for p in result.problems)
 
 
-def test_os_exit_at_import_of_fc_net_costs_only_the_network(fast_cases, tmp_path):
+def test_os_exit_at_import_of_fc_net_costs_only_the_network(graded, fast_cases, tmp_path):
     result, data = graded(solution(tmp_path, fc_net_extra="import os\nos._exit(0)\n"), fast_cases, tmp_path)
     assert data["score"] == 100 - points_of("FullyConnectedNet.__init__", "FullyConnectedNet.loss")
     assert any("importing it ended the process (exit status 0)" in p for p in result.problems)
 
 
-def test_sys_exit_in_a_call_costs_only_that_function(fast_cases, tmp_path):
+def test_sys_exit_in_a_call_costs_only_that_function(graded, fast_cases, tmp_path):
     submission = solution(tmp_path, replace=[("layers.py", "    out = None\n    stride, pad",
                                               "    import sys; sys.exit(0)\n    out = None\n    stride, pad")])
     result, data = graded(submission, fast_cases, tmp_path)
@@ -416,7 +461,7 @@ def test_sys_exit_in_a_call_costs_only_that_function(fast_cases, tmp_path):
     assert all(c.summary.startswith("your code called sys.exit()") for c in conv)
 
 
-def test_os_exit_in_a_call_costs_only_that_function(fast_cases, tmp_path):
+def test_os_exit_in_a_call_costs_only_that_function(graded, fast_cases, tmp_path):
     submission = solution(tmp_path, replace=[("layers.py", "    db = dout.sum(axis=(0, 2, 3))",
                                               "    import os; os._exit(3)")])
     result, data = graded(submission, fast_cases, tmp_path)
@@ -427,7 +472,7 @@ def test_os_exit_in_a_call_costs_only_that_function(fast_cases, tmp_path):
 
 # Tampering with comparisons -------------------------------------------------------------
 
-def test_monkeypatching_numpy_and_unittest_does_not_change_any_verdict(fast_cases, tmp_path):
+def test_monkeypatching_numpy_and_unittest_does_not_change_any_verdict(graded, fast_cases, tmp_path):
     patcher = r'''
 import numpy as _np, unittest as _ut
 _np.allclose = lambda *a, **k: True
@@ -445,7 +490,7 @@ def leaky_relu_forward(x, negative_slope=0.01):
     assert data["score"] == 100 - points_of("leaky_relu_forward")
 
 
-def test_an_ndarray_subclass_that_claims_equality_is_graded_as_plain_data(fast_cases, tmp_path):
+def test_an_ndarray_subclass_that_claims_equality_is_graded_as_plain_data(graded, fast_cases, tmp_path):
     liar = r'''
 class _Liar(np.ndarray):
     def __eq__(self, other): return True
@@ -463,7 +508,7 @@ def leaky_relu_forward(x, negative_slope=0.01):
     assert any("_Liar" in warning and "subclass of numpy.ndarray" in warning for warning in leaky[0].warnings)
 
 
-def test_an_object_that_lies_in_comparisons_is_not_an_array(fast_cases, tmp_path):
+def test_an_object_that_lies_in_comparisons_is_not_an_array(graded, fast_cases, tmp_path):
     liar = r'''
 class _Everything:
     shape = (4, 3)
@@ -483,7 +528,7 @@ def affine_forward(x, w, b):
         + sum(c.score for c in result.cases if c.case.function == "FullyConnectedNet.loss")
 
 
-def test_scavenging_the_garbage_collector_finds_no_expected_values(fast_cases, tmp_path):
+def test_scavenging_the_garbage_collector_finds_no_expected_values(graded, fast_cases, tmp_path):
     scavenger = r'''
 import gc as _gc
 def relu_forward(x):
@@ -499,7 +544,7 @@ def relu_forward(x):
 
 # Resources ---------------------------------------------------------------------------------
 
-def test_a_memory_bomb_costs_only_its_function(fast_cases, tmp_path):
+def test_a_memory_bomb_costs_only_its_function(graded, fast_cases, tmp_path):
     submission = solution(tmp_path, replace=[("layers.py", "    out = _pool_windows(x, ph, pw, stride).mean(",
                                               "    hog = np.ones((1 << 17, 1 << 17))\n"
                                               "    out = _pool_windows(x, ph, pw, stride).mean(")])
@@ -508,7 +553,7 @@ def test_a_memory_bomb_costs_only_its_function(fast_cases, tmp_path):
     assert all("ran out of memory" in c.summary for c in result.cases if c.case.function == "avg_pool_forward")
 
 
-def test_a_python_list_that_grows_forever_runs_out_of_memory_not_time(fast_cases, tmp_path):
+def test_a_python_list_that_grows_forever_runs_out_of_memory_not_time(graded, fast_cases, tmp_path):
     submission = solution(tmp_path, replace=[("layers.py", "    out = np.where(x > 0, x, 0.0)",
                                               "    hog = []\n    while True:\n        hog.append(bytearray(1 << 20))")])
     result, data = graded(submission, fast_cases, tmp_path)
@@ -517,7 +562,7 @@ def test_a_python_list_that_grows_forever_runs_out_of_memory_not_time(fast_cases
     assert all(c.status in ("error", "crashed") and "memory" in c.summary for c in relu)
 
 
-def test_long_lived_children_and_detached_daemons_are_all_killed(fast_cases, tmp_path):
+def test_long_lived_children_and_detached_daemons_are_all_killed(graded, fast_cases, tmp_path):
     marker = f"bpg-child-{uuid.uuid4().hex}"
     spawner = rf'''
 import os as _os, subprocess as _sp, sys as _sys
@@ -534,7 +579,7 @@ if _os.fork() == 0:
     assert processes_with(marker) == []
 
 
-def test_a_fork_bomb_is_contained_and_leaves_nothing_running(fast_cases, tmp_path):
+def test_a_fork_bomb_is_contained_and_leaves_nothing_running(graded, fast_cases, tmp_path):
     marker = f"bpg-bomb-{uuid.uuid4().hex}"
     bomb = rf'''
     import os, time
@@ -557,7 +602,7 @@ def test_a_fork_bomb_is_contained_and_leaves_nothing_running(fast_cases, tmp_pat
 # Signals, hangs and floods --------------------------------------------------------------------
 
 @needs_root
-def test_signal_tricks_cannot_stop_the_grader_or_the_kill(fast_cases, tmp_path):
+def test_signal_tricks_cannot_stop_the_grader_or_the_kill(graded, fast_cases, tmp_path):
     tricks = r'''
 import os as _os, signal as _signal
 for _sig in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGUSR1):
@@ -576,14 +621,14 @@ for _target in (_os.getppid(), -_os.getpgid(0), 1):
     assert {c.status for c in result.cases if c.case.function == "leaky_relu_forward"} <= {"timeout", "not-run"}
 
 
-def test_a_module_that_sleeps_forever_at_import_is_cut_off_and_the_rest_is_graded(fast_cases, tmp_path):
+def test_a_module_that_sleeps_forever_at_import_is_cut_off_and_the_rest_is_graded(graded, fast_cases, tmp_path):
     result, data = graded(solution(tmp_path, fc_net_extra="import time\ntime.sleep(10**6)\n"), fast_cases, tmp_path)
     assert data["score"] == 100 - points_of("FullyConnectedNet.__init__", "FullyConnectedNet.loss")
     assert any("importing it took too long" in p for p in result.problems)
     assert result.seconds < 30
 
 
-def test_an_infinite_loop_that_ignores_sigterm_is_killed_on_time(fast_cases, tmp_path):
+def test_an_infinite_loop_that_ignores_sigterm_is_killed_on_time(graded, fast_cases, tmp_path):
     submission = solution(tmp_path, replace=[("layers.py", "    out = _pool_windows(x, ph, pw, stride).max(",
                                               "    import signal\n    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
                                               "    signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
@@ -616,7 +661,7 @@ def relu_forward(x):
 '''
 
 
-def test_while_a_case_runs_no_later_case_is_waiting_in_the_workers_pipes(fast_cases, tmp_path):
+def test_while_a_case_runs_no_later_case_is_waiting_in_the_workers_pipes(graded, fast_cases, tmp_path):
     """Each case is scored while the worker computes the next, but the next is sent only
     after this one's answer: a call never sees another case's inputs."""
     result, data = graded(solution(tmp_path, PEEKER), fast_cases, tmp_path)
@@ -643,7 +688,7 @@ def conv_forward(x, w, b, conv_param):
 '''
 
 
-def test_a_worker_that_stops_reading_its_requests_costs_the_next_case_a_timeout_not_a_hang(fast_cases, tmp_path):
+def test_a_worker_that_stops_reading_its_requests_costs_the_next_case_a_timeout_not_a_hang(graded, fast_cases, tmp_path):
     result, data = graded(solution(tmp_path, STALLER), fast_cases, tmp_path)
     conv = [c.case.function for c in result.cases].index("conv_forward")
     stalled = result.cases[conv + 4]
@@ -675,7 +720,7 @@ _sys.stdout.write("<flood at import>" * 50000)
         c.possible - c.score for c in result.cases if c.case.function == "FullyConnectedNet.loss")
 
 
-def test_garbage_written_to_the_graders_channel_costs_only_that_call(fast_cases, tmp_path):
+def test_garbage_written_to_the_graders_channel_costs_only_that_call(graded, fast_cases, tmp_path):
     writer = r'''
 def relu_backward(dout, cache):
     import os

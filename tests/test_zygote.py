@@ -15,7 +15,8 @@ from helpers import cases_with_settings, edit_submission, write_solution
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="only a root grader switches to a sandbox user")
 
 FACTS = '''
-import ctypes as _ctypes, json as _json, os as _os, resource as _resource, signal as _signal, sys as _sys
+import ctypes as _ctypes, json as _json, os as _os, resource as _resource, signal as _signal, stat as _stat
+import sys as _sys
 import numpy as _np
 _here = _os.getcwd()
 def _plain(text):
@@ -35,6 +36,8 @@ print("FACTS", _json.dumps({
     "handlers": [str(_signal.getsignal(number)) for number in
                  (_signal.SIGINT, _signal.SIGPIPE, _signal.SIGXFSZ, _signal.SIGCHLD, _signal.SIGTERM)],
     "dumpable": _ctypes.CDLL(None).prctl(3, 0, 0, 0, 0),
+    "argv": [_sys.argv[0]] + ["pipe" if _stat.S_ISFIFO(_os.fstat(int(a)).st_mode) else a for a in _sys.argv[1:3]]
+            + [_plain(a) for a in _sys.argv[3:]],
     "numpy": _np.__version__,
     "modules": sorted(name for name in _sys.modules if not name.startswith("_np") and name != "_here"),
     "random": int(_np.random.randint(1 << 30)),
