@@ -12,7 +12,7 @@ import json
 import struct
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
@@ -20,6 +20,12 @@ from .errors import UserError
 
 MANIFEST = "manifest.json"
 FORMAT = 1
+# What the grader reads from a manifest, besides its cases and files (the generator writes all of it).
+SECTIONS = {"assignment": dict, "settings": dict, "interface": dict, "functions": list, "mistakes": dict,
+            "files": dict, "cases": list}
+ASSIGNMENT_KEYS = ("title", "tie_rule")
+SETTINGS_KEYS = ("case_timeout", "import_timeout", "total_budget", "worker_memory_mb", "output_limit_kb",
+                 "tolerance_floor", "init_std_tolerance", "forbidden_imports", "on_forbidden", "hidden_visibility")
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -136,25 +142,60 @@ def load_manifest(root="test_cases", verify=True):
     except FileNotFoundError:
         raise CaseError(f"{path}: no such file. Generate the test cases with "
                         f"`python -m grader generate`.") from None
+    except OSError as exc:
+        raise CaseError(f"{path}: cannot read it ({exc.strerror or exc}).") from None
     except ValueError as exc:
         raise CaseError(f"{path}: not valid JSON ({exc}); regenerate it with "
                         f"`python -m grader generate`.") from None
-    if raw.get("format") != FORMAT:
-        raise CaseError(f"{path}: format {raw.get('format')!r}, but this grader reads format {FORMAT}; "
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+        found = raw.get("format") if isinstance(raw, dict) else None
+        raise CaseError(f"{path}: format {found!r}, but this grader reads format {FORMAT}; "
                         f"regenerate the cases with `python -m grader generate`.")
+    try:
+        cases = _structure(raw)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        problem = f"{exc.args[0]!r} is missing" if isinstance(exc, KeyError) else str(exc)
+        raise CaseError(f"{path}: not a manifest this grader can read ({problem}); regenerate it with "
+                        f"`python -m grader generate`.") from None
     verified = {}
     if verify:
         for name, digest in raw["files"].items():
             file = root / name
             if not file.is_file():
                 raise CaseError(f"{file}: listed in the manifest but missing.")
-            verified[name] = file.read_bytes()  # graded from these bytes: no second read to race
+            try:
+                verified[name] = file.read_bytes()  # graded from these bytes: no second read to race
+            except OSError as exc:
+                raise CaseError(f"{file}: cannot read it ({exc.strerror or exc}).") from None
             if hashlib.sha256(verified[name]).hexdigest() != digest:
                 raise CaseError(f"{file}: its SHA-256 differs from the manifest's; the file was changed "
                                 f"by hand or is corrupt. Regenerate with `python -m grader generate`.")
-    cases = tuple(Case(tags=tuple(c["tags"]), mistakes=tuple(c["mistakes"]), **{
-        k: v for k, v in c.items() if k not in ("tags", "mistakes")}) for c in raw["cases"])
     return Manifest(root, raw, cases, verified, hashlib.sha256(data).hexdigest())
+
+
+def _structure(raw):
+    """The manifest's cases, once its sections hold what the grader reads; raises KeyError,
+    TypeError or ValueError naming what does not."""
+    for section, kind in SECTIONS.items():
+        if not isinstance(raw[section], kind):
+            raise TypeError(f"{section} is not a JSON {'object' if kind is dict else 'array'}")
+    for keys, section in ((ASSIGNMENT_KEYS, "assignment"), (SETTINGS_KEYS, "settings")):
+        for key in keys:
+            if key not in raw[section]:
+                raise KeyError(f"{section}.{key}")
+    known = {f.name: f.default is MISSING and f.default_factory is MISSING for f in fields(Case)}
+    cases = []
+    for number, entry in enumerate(raw["cases"], 1):
+        if not isinstance(entry, dict):
+            raise ValueError(f"case {number} is not a JSON object")
+        missing = [key for key, required in known.items() if required and key not in entry]
+        unknown = [key for key in entry if key not in known]
+        if missing or unknown:
+            raise ValueError(f"case {number}: " + (f"{missing[0]!r} is missing" if missing
+                                                   else f"{unknown[0]!r} is not a field of a case"))
+        cases.append(Case(tags=tuple(entry["tags"]), mistakes=tuple(entry["mistakes"]), **{
+            k: v for k, v in entry.items() if k not in ("tags", "mistakes")}))
+    return tuple(cases)
 
 
 def load_case_data(source):

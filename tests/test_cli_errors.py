@@ -1,4 +1,5 @@
 """What the command line says when a file it needs is missing: one line naming it, exit status 2."""
+import json
 import shutil
 from argparse import Namespace
 
@@ -108,3 +109,41 @@ def test_the_implicit_config_beside_the_cases_stays_optional(tmp_path):
     assert _config_beside(args) is None
     (tmp_path / "assignment.toml").write_text("")
     assert _config_beside(args) == tmp_path / "assignment.toml"
+
+
+def _damage(manifest, change):
+    data = json.loads(manifest.read_text())
+    change(data)
+    manifest.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("change, problem", [
+    (lambda m: m.pop("settings"), "'settings' is missing"),
+    (lambda m: m["settings"].pop("case_timeout"), "'settings.case_timeout' is missing"),
+    (lambda m: m["assignment"].pop("tie_rule"), "'assignment.tie_rule' is missing"),
+    (lambda m: m.update(files=[]), "files is not a JSON object"),
+    (lambda m: m["cases"][2].pop("points"), "case 3: 'points' is missing"),
+])
+def test_a_damaged_manifest_is_one_line_naming_what_is_wrong(capsys, tmp_path, change, problem):
+    cases = tmp_path / "test_cases"
+    shutil.copytree(ROOT / "test_cases", cases)
+    _damage(cases / "manifest.json", change)
+    status, err = run(capsys, "grade", ROOT / "examples" / "submission", "--cases", cases, "--out", tmp_path / "out")
+    assert (status, err) == (2, [f"error: {cases / 'manifest.json'}: not a manifest this grader can read ({problem}); "
+                                 f"regenerate it with `python -m grader generate`."])
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_manifest_or_case_file_that_cannot_be_read_is_one_line_naming_it(capsys, tmp_path):
+    cases = tmp_path / "test_cases"
+    cases.mkdir()
+    (cases / "manifest.json").mkdir()
+    status, err = run(capsys, "batch", ROOT / "examples", "--cases", cases, "--out", tmp_path / "out")
+    assert (status, err) == (2, [f"error: {cases / 'manifest.json'}: cannot read it (Is a directory)."])
+    shutil.rmtree(cases)
+    shutil.copytree(ROOT / "test_cases", cases)
+    case = next(iter(sorted(json.loads((cases / "manifest.json").read_text())["files"])))
+    (cases / case).unlink()
+    (cases / case).mkdir()
+    status, err = run(capsys, "grade", ROOT / "examples" / "submission", "--cases", cases, "--out", tmp_path / "o")
+    assert (status, err) == (2, [f"error: {cases / case}: listed in the manifest but missing."])

@@ -1,4 +1,5 @@
 """Generated files are exactly what the generator writes, and the runtime stays Python 3.10-clean."""
+import json
 import shutil
 import subprocess
 import sys
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from grader import cases
 from grader.authoring import generate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,6 +22,13 @@ def test_generation_is_byte_identical_when_repeated():
     first = generate.generate(ROOT).files
     second = generate.generate(ROOT).files
     assert first == second
+
+
+def test_the_manifest_holds_exactly_the_sections_and_settings_the_grader_checks_for():
+    manifest = json.loads((ROOT / "test_cases" / "manifest.json").read_text())
+    assert set(cases.SECTIONS) <= set(manifest)
+    assert sorted(manifest["settings"]) == sorted(cases.SETTINGS_KEYS)
+    assert set(cases.ASSIGNMENT_KEYS) <= set(manifest["assignment"])
 
 
 def test_generate_check_command_passes_on_the_committed_files():
