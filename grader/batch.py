@@ -17,6 +17,7 @@ import datetime
 import hashlib
 import io
 import json
+import math
 import os
 import shutil
 import statistics
@@ -529,20 +530,21 @@ def _number(value):
 
 def overview_context(outcomes, manifest):
     graded = [o for o in outcomes if o.status == "graded"]
-    possible = float(sum(c.points for c in manifest.cases))
+    possible = round(sum(c.points for c in manifest.cases), 2)  # rounded as a grade's own total is
     scores = [o.score for o in graded]
     bins = 10
-    histogram = []
-    for index in range(bins):
-        low, high = possible * index / bins, possible * (index + 1) / bins
-        count = sum(1 for s in scores if low <= s < high or (index == bins - 1 and s == high))
-        histogram.append({"low": low, "high": high, "count": count})
+    histogram = [{"low": possible * index / bins, "high": possible * (index + 1) / bins, "count": 0}
+                 for index in range(bins)]
+    for score in scores:  # each in the bin its share of the points falls in; full marks in the last
+        share = score / possible if possible > 0 else 0.0
+        histogram[min(bins - 1, max(0, math.floor(share * bins + 1e-9)))]["count"] += 1
     functions = []
     for function in manifest.functions:
         values = [o.functions.get(function["name"], 0.0) for o in graded]
+        full = round(function["points"], 2)
         functions.append({"name": function["name"], "possible": function["points"],
                           "mean": statistics.mean(values) if values else 0.0,
-                          "full_marks_rate": (sum(1 for v in values if v >= function["points"]) / len(values))
+                          "full_marks_rate": (sum(1 for v in values if v >= full) / len(values))
                           if values else 0.0})
     cases = []
     for case in manifest.cases:

@@ -12,7 +12,9 @@ import zipfile
 
 import pytest
 
-from grader.batch import discover, grade_one, grader_sha, parse_export_metadata, run_batch, Entry
+from grader.batch import (discover, grade_one, grader_sha, overview_context, parse_export_metadata, run_batch,
+                          Entry)
+from grader.cases import load_manifest
 from grader.errors import UserError
 from helpers import (ROOT, cases_with_settings, edit_submission, load_results, overwrite_member_data,
                      points_of, write_solution)
@@ -109,6 +111,16 @@ def test_the_class_overview_links_every_report_and_counts_the_mistakes(batch):
         assert f'href="students/{outcome.key}/report.html"' in overview
     assert "tie rule &#39;first&#39; instead of &#39;all&#39;" in overview or "tie rule 'first' instead of 'all'" in overview
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", overview)  # nothing fetched
+
+
+def test_the_overview_histogram_counts_every_student_once_full_marks_in_the_top_bin(batch, cases):
+    out, outcomes = batch
+    context = overview_context(list(outcomes.values()), load_manifest(cases))
+    # dave 0; frank 88; carol 91, erin 92, alice and bob 100 (the case points sum to 99.99999999999997)
+    assert [b["count"] for b in context["histogram"]] == [1, 0, 0, 0, 0, 0, 0, 0, 1, 4]
+    assert [(b["low"], b["high"]) for b in context["histogram"]][-1] == (90.0, 100.0)
+    counts = re.findall(r'<text class="count"[^>]*>(\d+)</text>', (out / "index.html").read_text())
+    assert counts == ["1", "0", "0", "0", "0", "0", "0", "0", "1", "4"]
 
 
 def test_a_rerun_skips_unchanged_submissions_and_regrades_changed_ones(klass, cases, tmp_path):
