@@ -141,3 +141,42 @@ def solution_zip(path, solution, layers="layers.py", fc_net="fc_net.py", extra=(
         for name, text in extra:
             archive.writestr(name, text)
     return path
+
+
+def ready_zygote(cases, folder):
+    """This process's zygote, loaded: started by a first grade (of a solution written into
+    folder) unless a live one is there already."""
+    import time
+    from grader import runner
+    from grader.engine import grade
+    for python, zygote in list(runner._zygotes.items()):
+        if zygote is None or zygote.process.poll() is not None:  # it failed, or a submission ended it
+            runner.discard_zygote(python)
+            del runner._zygotes[python]
+    if not any(runner._zygotes.values()):
+        grade(write_solution(Path(folder) / "warm-up"), cases, zygote=True)
+    started = [z for z in runner._zygotes.values() if z is not None]
+    assert len(started) == 1 and started[0].ready(time.monotonic() + 60), started and started[0].refused
+    return started[0]
+
+
+def count_zygote_spawns(monkeypatch):
+    """The pids of the workers this process's zygotes fork from now on, as a list that grows."""
+    from grader import runner
+    spawned = []
+    original = runner.Zygote.spawn
+
+    def counting(self, request, fds):
+        child = original(self, request, fds)
+        spawned.append(child.pid)
+        return child
+    monkeypatch.setattr(runner.Zygote, "spawn", counting)
+    return spawned
+
+
+def forget_zygotes():
+    """End this process's zygotes, so that the next grade with zygote=True starts one."""
+    from grader import runner
+    for python in list(runner._zygotes):
+        runner.discard_zygote(python)
+    runner._zygotes.clear()

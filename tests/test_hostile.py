@@ -16,17 +16,15 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from grader import runner
 from grader.engine import grade
 from grader.outputs import write_outputs
-from helpers import (ROOT, autograder_tree, build_package, cases_with_settings, load_results, points_of,
-                     processes_with, run_autograder, write_solution)
+from helpers import (ROOT, autograder_tree, build_package, cases_with_settings, count_zygote_spawns, forget_zygotes,
+                     load_results, points_of, processes_with, ready_zygote, run_autograder, write_solution)
 
 ROOT_MODE = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not ROOT_MODE, reason="only a root grader can run student code as "
@@ -81,14 +79,8 @@ def graded(request, fast_cases, tmp_path_factory, monkeypatch):
     forked = request.param == "forked worker"
     spawned = []
     if forked:
-        _ready_zygote(fast_cases, tmp_path_factory)
-        original = runner.Zygote.spawn
-
-        def counting(self, message, fds):
-            child = original(self, message, fds)
-            spawned.append(child.pid)
-            return child
-        monkeypatch.setattr(runner.Zygote, "spawn", counting)
+        ready_zygote(fast_cases, tmp_path_factory.mktemp("zygote"))
+        spawned = count_zygote_spawns(monkeypatch)
 
     def run(submission, cases, tmp_path):
         before = len(spawned)
@@ -100,24 +92,10 @@ def graded(request, fast_cases, tmp_path_factory, monkeypatch):
     return run
 
 
-def _ready_zygote(cases, tmp_path_factory):
-    """This process's zygote, loaded; started afresh if a submission ended the last one."""
-    for python, zygote in list(runner._zygotes.items()):
-        if zygote is None or zygote.process.poll() is not None:
-            runner.discard_zygote(python)
-            runner._zygotes.pop(python, None)
-    if not any(runner._zygotes.values()):
-        grade(write_solution(tmp_path_factory.mktemp("warm-up") / "sub"), cases, zygote=True)
-    zygote = next(z for z in runner._zygotes.values() if z is not None)
-    assert zygote.ready(time.monotonic() + 60), zygote.refused
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _no_zygote_after_the_module():
     yield
-    for python in list(runner._zygotes):
-        runner.discard_zygote(python)
-    runner._zygotes.clear()
+    forget_zygotes()
 
 
 def scores(result):

@@ -10,7 +10,8 @@ import pytest
 
 from grader import runner, worker
 from grader.engine import grade
-from helpers import cases_with_settings, edit_submission, write_solution
+from helpers import (cases_with_settings, count_zygote_spawns, edit_submission, forget_zygotes, ready_zygote,
+                     write_solution)
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="only a root grader switches to a sandbox user")
 
@@ -53,21 +54,10 @@ def cases(tmp_path_factory):
 @pytest.fixture()
 def zygote(cases, tmp_path, monkeypatch):
     """This process's zygote, started by a first grade and loaded; spawns are counted."""
-    grade(write_solution(tmp_path / "warm-up"), cases, zygote=True)
-    started = [z for z in runner._zygotes.values() if z is not None]
-    assert len(started) == 1 and started[0].ready(time.monotonic() + 60), started and started[0].refused
-    spawned = []
-    original = runner.Zygote.spawn
-
-    def counting(self, request, fds):
-        child = original(self, request, fds)
-        spawned.append(child.pid)
-        return child
-    monkeypatch.setattr(runner.Zygote, "spawn", counting)
-    yield started[0], spawned
-    for python in list(runner._zygotes):
-        runner.discard_zygote(python)
-    runner._zygotes.clear()
+    forget_zygotes()
+    started = ready_zygote(cases, tmp_path)
+    yield started, count_zygote_spawns(monkeypatch)
+    forget_zygotes()
 
 
 def with_code_at_import(directory, code):
