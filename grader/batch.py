@@ -380,16 +380,12 @@ def grader_sha(package=Path(__file__).parent):
     return digest.hexdigest()
 
 
-_manifests = {}  # cases folder -> its Manifest: read and checked once per process, not per submission
+_adopted = {}  # in a pool process: the cases folder, as run_batch names it -> the batch's Manifest
 
 
-def _manifest(cases):
-    """The cases, as run_batch loaded them before its pool processes forked (or loaded now)."""
-    from .cases import load_manifest
-    key = os.path.realpath(cases)
-    if key not in _manifests:
-        _manifests[key] = load_manifest(cases)
-    return _manifests[key]
+def _adopt(cases, manifest):
+    """Run by each pool process as it starts: the cases as run_batch read and checked them."""
+    _adopted[cases] = manifest
 
 
 def grade_one(entry, cases, out, config, digest, source=None):
@@ -397,8 +393,9 @@ def grade_one(entry, cases, out, config, digest, source=None):
 
     In root mode the sandbox user is kept out of the output folder and out of the
     class's submissions (source), so that one student's code cannot read another's.
-    Every submission is graded from the case bytes read and checked when the batch
-    began, which its fingerprint records, even if the files change meanwhile.
+    In run_batch's pool, every submission is graded from the cases as the batch read and
+    checked them when it began, which its fingerprint records, even if the files change
+    meanwhile; called on its own, it reads them.
     """
     from .engine import grade
     from .outputs import write_outputs
@@ -410,7 +407,7 @@ def grade_one(entry, cases, out, config, digest, source=None):
         private = [Path(source)] if source else []
         result = grade(entry.path, cases, config_path=config, results_dir=folder,
                        seal=[Path(out)] + [p for p in private if p.is_dir()],
-                       protect=[p for p in private if p.is_file()], zygote=True, manifest=_manifest(cases))
+                       protect=[p for p in private if p.is_file()], zygote=True, manifest=_adopted.get(cases))
         result.submission = entry.name
         write_outputs(result, folder)
         outcome.status = "graded"
@@ -452,12 +449,14 @@ def run_batch(source, out, cases="test_cases", jobs=None, force=False, config=No
     readable by this user only: in root mode each student's code runs as the
     sandbox user, which must not read the others'.
     """
+    from .cases import load_manifest
+    from .engine import check_config
+    manifest = load_manifest(cases)  # what every submission is graded from, whatever changes meanwhile
+    check_config(manifest, config)
+    manifest_sha = manifest.sha256
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _private_dir(out / "students")
-    _manifests.pop(os.path.realpath(cases), None)  # read afresh for each batch; its pool processes share it
-    manifest = _manifest(cases)
-    manifest_sha = manifest.sha256
     warnings = []
 
     def warn(message):
@@ -479,7 +478,8 @@ def run_batch(source, out, cases="test_cases", jobs=None, force=False, config=No
     remaining = list(todo)
     while remaining:
         retry = []
-        with ProcessPoolExecutor(max_workers=min(jobs, len(remaining))) as pool:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(remaining)), initializer=_adopt,
+                                 initargs=(str(cases), manifest)) as pool:
             futures = {pool.submit(grade_one, entry, str(cases), str(out), str(config) if config else None,
                                    fp, str(source)): (entry, fp) for entry, fp in remaining}
             try:

@@ -46,12 +46,16 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
     progress: called as progress(done, total, case_result) after each case.
     zygote: fork the worker from a process that loaded NumPy once (see runner.Zygote), as
     `batch` does; it is kept for this process's later grades.
-    manifest: the cases under cases_root, loaded and checked by load_manifest already (batch
-    loads them once, not once per submission); None reads them now.
+    manifest: the cases under cases_root as load_manifest read them, with the config checked
+    against them by check_config already (batch does both once, not once per submission);
+    None reads and checks them now.
     """
     started = time.monotonic()
+    checked = manifest is not None
     if manifest is None:
         manifest = load_manifest(cases_root)
+    elif Path(cases_root).resolve() != Path(manifest.root).resolve():
+        raise ValueError(f"the manifest given was read from {manifest.root}, not {cases_root}")
     if results_dir is not None:
         prepare_output_dir(results_dir)
     settings = manifest.settings
@@ -75,7 +79,8 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
             session.launch()
 
         # Everything the grade depends on is read before any student code runs.
-        _check_config(manifest, config_path)
+        if not checked:
+            check_config(manifest, config_path)
         case_bytes = {case.id: manifest.case_bytes(case) for case in manifest.cases}
         submission = _read_submission(submission_path)
         result = GradeResult(manifest.title, manifest.tie_rule, submission.name, [], manifest.functions,
@@ -193,7 +198,8 @@ class _Loader:
             raise self.error
 
 
-def _check_config(manifest, config_path):
+def check_config(manifest, config_path):
+    """Raise CaseError unless the cases were generated from the config's current bytes."""
     if not config_path or not Path(config_path).is_file():
         return
     import hashlib  # the manifest records the hash of the config's bytes: no need to parse it here

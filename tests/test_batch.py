@@ -1,7 +1,9 @@
 """Grading a class: mixed submissions, resuming, Gradescope exports, grades.csv and the overview."""
 import csv
+import functools
 import hashlib
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -9,9 +11,11 @@ import stat
 import subprocess
 import sys
 import zipfile
+from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
+import grader.batch as batch_module
 from grader.batch import (discover, grade_one, grader_sha, overview_context, parse_export_metadata, run_batch,
                           Entry)
 from grader.cases import load_manifest
@@ -140,28 +144,50 @@ def test_a_rerun_skips_unchanged_submissions_and_regrades_changed_ones(klass, ca
     assert [o.reused for o in forced] == [False, False]
 
 
-def test_every_submission_is_graded_from_the_cases_read_when_the_batch_began(klass, tmp_path):
-    """Cases regenerated or damaged during a batch change no grade: every submission is
-    graded from the bytes read and checked at the start, which the fingerprints record."""
-    cases = cases_with_settings(tmp_path / "cases")  # a copy that may be damaged
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_every_submission_is_graded_from_the_cases_read_when_the_batch_began(klass, tmp_path, monkeypatch,
+                                                                             start_method):
+    """Cases regenerated or damaged, or the config edited, during a batch change no grade:
+    every submission is graded from the cases read and checked at the start, which the
+    fingerprints record, however the pool starts its processes."""
+    cases = cases_with_settings(tmp_path / "project")  # a copy that may be damaged, its config beside it
+    config = shutil.copy(ROOT / "assignment.toml", cases.parent / "assignment.toml")
     small = tmp_path / "small"
     small.mkdir()
     for name in ("alice", "bob", "carol.zip"):
         (shutil.copytree if (klass / name).is_dir() else shutil.copy)(klass / name, small / name)
+    context = multiprocessing.get_context(start_method)
+    monkeypatch.setattr(batch_module, "ProcessPoolExecutor", functools.partial(ProcessPoolExecutor,
+                                                                               mp_context=context))
 
-    class DamageTheCases:
+    class ChangeEverything:  # called after the cases were read, before the pool starts
         def start(self, total, reused):
-            pass
-
-        def advance(self, outcome):
             for file in cases.rglob("*.npz"):
                 file.write_bytes(b"damaged")
+            with open(config, "a") as handle:
+                handle.write("\n# edited\n")
 
-    outcomes, manifest = run_batch(small, tmp_path / "out", cases, jobs=1, progress=DamageTheCases())
+        def advance(self, outcome):
+            pass
+
+    outcomes, manifest = run_batch(small, tmp_path / "out", cases, jobs=2, config=config,
+                                   progress=ChangeEverything())
     assert manifest.sha256 == hashlib.sha256((cases / "manifest.json").read_bytes()).hexdigest()
     assert [(o.name, o.status, o.score) for o in outcomes] == [
         ("alice", "graded", 100), ("bob", "graded", 100), ("carol", "graded", 100 - points_of("max_pool_backward") / 2)]
     assert b"damaged" == next(cases.rglob("*.npz")).read_bytes()
+    with pytest.raises(UserError, match="differs from the manifest's"):  # a new batch reads them again
+        run_batch(small, tmp_path / "out", cases, jobs=1, config=config)
+
+
+def test_a_config_edited_since_the_cases_were_generated_stops_the_batch_before_any_grade(klass, tmp_path):
+    cases = cases_with_settings(tmp_path / "project")
+    config = shutil.copy(ROOT / "assignment.toml", cases.parent / "assignment.toml")
+    with open(config, "a") as handle:
+        handle.write("\n# edited\n")
+    with pytest.raises(UserError, match=r"assignment.toml has changed since .* was generated"):
+        run_batch(klass, tmp_path / "out", cases, jobs=1, config=config)
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_gradescope_export_zip_names_students_from_its_metadata(tmp_path, cases):
