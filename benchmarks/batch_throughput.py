@@ -26,7 +26,7 @@ def busy_jiffies():
     """(busy, total) clock ticks of every core since boot, or None where there is no /proc/stat."""
     try:
         with open("/proc/stat") as stat:
-            fields = [int(v) for v in stat.readline().split()[1:]]
+            fields = [int(v) for v in stat.readline().split()[1:9]]  # to steal: guest time is in user
     except (OSError, ValueError):
         return None
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle and iowait

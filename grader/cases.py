@@ -20,12 +20,17 @@ from .errors import UserError
 
 MANIFEST = "manifest.json"
 FORMAT = 1
-# What the grader reads from a manifest, besides its cases and files (the generator writes all of it).
-SECTIONS = {"assignment": dict, "settings": dict, "interface": dict, "functions": list, "mistakes": dict,
-            "files": dict, "cases": list}
-ASSIGNMENT_KEYS = ("title", "tie_rule")
-SETTINGS_KEYS = ("case_timeout", "import_timeout", "total_budget", "worker_memory_mb", "output_limit_kb",
-                 "tolerance_floor", "init_std_tolerance", "forbidden_imports", "on_forbidden", "hidden_visibility")
+# What the grader reads from a manifest besides its files and cases, with the JSON type of
+# each (the generator writes all of it, and a test checks that it does).
+NUMBER, TEXT, OBJECT, ARRAY = "a number", "a string", "an object", "an array"
+SECTIONS = {"assignment": OBJECT, "settings": OBJECT, "interface": OBJECT, "functions": ARRAY,
+            "mistakes": OBJECT, "files": OBJECT, "cases": ARRAY}
+ASSIGNMENT = {"title": TEXT, "tie_rule": TEXT}
+SETTINGS = {"case_timeout": NUMBER, "import_timeout": NUMBER, "total_budget": NUMBER, "worker_memory_mb": NUMBER,
+            "output_limit_kb": NUMBER, "tolerance_floor": NUMBER, "init_std_tolerance": NUMBER,
+            "forbidden_imports": ARRAY, "on_forbidden": TEXT, "hidden_visibility": TEXT}
+FUNCTION = {"name": TEXT, "module": TEXT, "points": NUMBER, "number": TEXT}
+_PYTHON = {NUMBER: (int, float), TEXT: str, OBJECT: dict, ARRAY: list}
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -153,16 +158,16 @@ def load_manifest(root="test_cases", verify=True):
                         f"regenerate the cases with `python -m grader generate`.")
     try:
         cases = _structure(raw)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        problem = f"{exc.args[0]!r} is missing" if isinstance(exc, KeyError) else str(exc)
-        raise CaseError(f"{path}: not a manifest this grader can read ({problem}); regenerate it with "
+    except ValueError as exc:
+        raise CaseError(f"{path}: not a manifest this grader can read ({exc}); regenerate it with "
                         f"`python -m grader generate`.") from None
     verified = {}
     if verify:
         for name, digest in raw["files"].items():
             file = root / name
             if not file.is_file():
-                raise CaseError(f"{file}: listed in the manifest but missing.")
+                raise CaseError(f"{file}: listed in the manifest" + (", but not a file." if file.exists()
+                                                                     else " but missing."))
             try:
                 verified[name] = file.read_bytes()  # graded from these bytes: no second read to race
             except OSError as exc:
@@ -174,28 +179,51 @@ def load_manifest(root="test_cases", verify=True):
 
 
 def _structure(raw):
-    """The manifest's cases, once its sections hold what the grader reads; raises KeyError,
-    TypeError or ValueError naming what does not."""
-    for section, kind in SECTIONS.items():
-        if not isinstance(raw[section], kind):
-            raise TypeError(f"{section} is not a JSON {'object' if kind is dict else 'array'}")
-    for keys, section in ((ASSIGNMENT_KEYS, "assignment"), (SETTINGS_KEYS, "settings")):
-        for key in keys:
-            if key not in raw[section]:
-                raise KeyError(f"{section}.{key}")
-    known = {f.name: f.default is MISSING and f.default_factory is MISSING for f in fields(Case)}
+    """The manifest's cases, once its sections hold what the grader reads; raises ValueError
+    naming the first thing that does not, by its place in the JSON (settings.case_timeout)."""
+    _expect_fields(raw, SECTIONS, "")
+    _expect_fields(raw["assignment"], ASSIGNMENT, "assignment")
+    _expect_fields(raw["settings"], SETTINGS, "settings")
+    for index, function in enumerate(raw["functions"]):
+        _expect_fields(function, FUNCTION, f"functions[{index}]")
+        if function["module"] not in raw["interface"]:
+            raise ValueError(f"interface.{function['module']} is missing")
+        _expect(raw["interface"][function["module"]], OBJECT, f"interface.{function['module']}")
+    for key, mistake in raw["mistakes"].items():
+        _expect(mistake, OBJECT, f"mistakes.{key}")
     cases = []
-    for number, entry in enumerate(raw["cases"], 1):
-        if not isinstance(entry, dict):
-            raise ValueError(f"case {number} is not a JSON object")
-        missing = [key for key, required in known.items() if required and key not in entry]
-        unknown = [key for key in entry if key not in known]
-        if missing or unknown:
-            raise ValueError(f"case {number}: " + (f"{missing[0]!r} is missing" if missing
-                                                   else f"{unknown[0]!r} is not a field of a case"))
+    for index, entry in enumerate(raw["cases"]):
+        name = f"cases[{index}]"
+        _expect_fields(entry, {key: kind for key, (kind, required) in CASE_FIELDS.items() if required}, name)
+        for key, value in entry.items():
+            if key not in CASE_FIELDS:
+                raise ValueError(f"{name}.{key} is not a field of a case")
+            _expect(value, CASE_FIELDS[key][0], f"{name}.{key}")
         cases.append(Case(tags=tuple(entry["tags"]), mistakes=tuple(entry["mistakes"]), **{
             k: v for k, v in entry.items() if k not in ("tags", "mistakes")}))
     return tuple(cases)
+
+
+def _expect_fields(value, expected, name):
+    _expect(value, OBJECT, name or "the manifest")
+    for key, kind in expected.items():
+        if key not in value:
+            raise ValueError(f"{name + '.' if name else ''}{key} is missing")
+        _expect(value[key], kind, f"{name + '.' if name else ''}{key}")
+
+
+def _expect(value, kind, name):
+    if not isinstance(value, _PYTHON[kind]) or isinstance(value, bool):
+        raise ValueError(f"{name} is not {kind}")
+
+
+def _json_kind(annotation):
+    origin = getattr(annotation, "__origin__", None) or annotation
+    return {str: TEXT, float: NUMBER, tuple: ARRAY, dict: OBJECT}[origin]
+
+
+CASE_FIELDS = {f.name: (_json_kind(f.type), f.default is MISSING and f.default_factory is MISSING)
+               for f in fields(Case)}  # name -> (JSON type, required)
 
 
 def load_case_data(source):

@@ -118,11 +118,16 @@ def _damage(manifest, change):
 
 
 @pytest.mark.parametrize("change, problem", [
-    (lambda m: m.pop("settings"), "'settings' is missing"),
-    (lambda m: m["settings"].pop("case_timeout"), "'settings.case_timeout' is missing"),
-    (lambda m: m["assignment"].pop("tie_rule"), "'assignment.tie_rule' is missing"),
-    (lambda m: m.update(files=[]), "files is not a JSON object"),
-    (lambda m: m["cases"][2].pop("points"), "case 3: 'points' is missing"),
+    (lambda m: m.pop("settings"), "settings is missing"),
+    (lambda m: m["settings"].pop("case_timeout"), "settings.case_timeout is missing"),
+    (lambda m: m["settings"].update(case_timeout="10"), "settings.case_timeout is not a number"),
+    (lambda m: m["assignment"].pop("tie_rule"), "assignment.tie_rule is missing"),
+    (lambda m: m.update(files=[]), "files is not an object"),
+    (lambda m: m["functions"].append(1), "functions[15] is not an object"),
+    (lambda m: m["interface"].pop("fc_net"), "interface.fc_net is missing"),
+    (lambda m: m["cases"][2].pop("points"), "cases[2].points is missing"),
+    (lambda m: m["cases"][2].update(tags=None), "cases[2].tags is not an array"),
+    (lambda m: m["cases"][2].update(weight=1), "cases[2].weight is not a field of a case"),
 ])
 def test_a_damaged_manifest_is_one_line_naming_what_is_wrong(capsys, tmp_path, change, problem):
     cases = tmp_path / "test_cases"
@@ -144,6 +149,8 @@ def test_a_manifest_or_case_file_that_cannot_be_read_is_one_line_naming_it(capsy
     shutil.copytree(ROOT / "test_cases", cases)
     case = next(iter(sorted(json.loads((cases / "manifest.json").read_text())["files"])))
     (cases / case).unlink()
-    (cases / case).mkdir()
     status, err = run(capsys, "grade", ROOT / "examples" / "submission", "--cases", cases, "--out", tmp_path / "o")
     assert (status, err) == (2, [f"error: {cases / case}: listed in the manifest but missing."])
+    (cases / case).mkdir()
+    status, err = run(capsys, "grade", ROOT / "examples" / "submission", "--cases", cases, "--out", tmp_path / "o")
+    assert (status, err) == (2, [f"error: {cases / case}: listed in the manifest, but not a file."])

@@ -24,11 +24,14 @@ def test_generation_is_byte_identical_when_repeated():
     assert first == second
 
 
-def test_the_manifest_holds_exactly_the_sections_and_settings_the_grader_checks_for():
+def test_the_manifest_holds_every_section_setting_and_field_the_grader_checks_for():
     manifest = json.loads((ROOT / "test_cases" / "manifest.json").read_text())
-    assert set(cases.SECTIONS) <= set(manifest)
-    assert sorted(manifest["settings"]) == sorted(cases.SETTINGS_KEYS)
-    assert set(cases.ASSIGNMENT_KEYS) <= set(manifest["assignment"])
+    assert sorted(manifest) == sorted([*cases.SECTIONS, "config_sha256", "format", "generator"])
+    assert sorted(manifest["settings"]) == sorted(cases.SETTINGS)
+    assert sorted(manifest["assignment"]) == sorted([*cases.ASSIGNMENT, "total_points"])
+    assert all(set(cases.FUNCTION) <= set(function) for function in manifest["functions"])
+    assert {key for case in manifest["cases"] for key in case} == set(cases.CASE_FIELDS)
+    assert cases.load_manifest(ROOT / "test_cases").cases  # and every value has the type it should
 
 
 def test_generate_check_command_passes_on_the_committed_files():

@@ -69,8 +69,8 @@ def template(tmp_path, layers_extra=""):
 
 @pytest.fixture(params=["fresh worker", "forked worker"])
 def graded(request, fast_cases, tmp_path_factory, monkeypatch):
-    """grade(submission, cases, tmp_path): grade, write the outputs, validate results.json;
-    returns (grade, results dict).
+    """grade(submission, cases, tmp_path, out=None): grade, write the outputs (into out, or a
+    new folder under tmp_path), validate results.json; returns (grade, results dict).
 
     Each test runs twice: with a worker started as `grade` starts it, and with one forked
     from a zygote as `batch` does (the fixture checks that it was), so that every trick
@@ -82,12 +82,11 @@ def graded(request, fast_cases, tmp_path_factory, monkeypatch):
         ready_zygote(fast_cases, tmp_path_factory.mktemp("zygote"))
         spawned = count_zygote_spawns(monkeypatch)
 
-    def run(submission, cases, tmp_path):
+    def run(submission, cases, tmp_path, out=None):
         before = len(spawned)
         result = grade(submission, cases, zygote=forked)
         assert (len(spawned) > before) == forked, "the worker was not forked from the zygote"
-        out = tmp_path / f"out-{uuid.uuid4().hex[:8]}"
-        results, report = write_outputs(result, out)
+        results, report = write_outputs(result, out or tmp_path / f"out-{uuid.uuid4().hex[:8]}")
         return result, load_results(results)
     return run
 
@@ -353,7 +352,8 @@ def test_a_results_json_forged_into_the_local_output_folder_is_replaced(tmp_path
     assert load_results(out / "results.json")["score"] == 0
 
 
-def test_a_forger_that_waits_in_a_detached_process_is_killed_before_results_are_written(fast_cases, tmp_path):
+def test_a_forger_that_waits_in_a_detached_process_is_killed_before_results_are_written(graded, fast_cases,
+                                                                                         tmp_path):
     marker = f"bpg-delayed-forger-{uuid.uuid4().hex}"
     out = tmp_path / "out"
     out.mkdir(mode=0o777)
@@ -367,10 +367,9 @@ if _os.fork() == 0:
         _os.execv(_sys.executable, [_sys.executable, "-c", _code + "  # {marker}"])
     _os._exit(0)
 '''
-    submission = template(tmp_path, daemon)
-    result = grade(submission, fast_cases)
-    write_outputs(result, out)
+    result, data = graded(template(tmp_path, daemon), fast_cases, tmp_path, out)
     assert processes_with(marker) == []
+    assert data["score"] == 0
     import time
     time.sleep(3)
     assert load_results(out / "results.json")["score"] == 0
@@ -675,7 +674,7 @@ def test_a_worker_that_stops_reading_its_requests_costs_the_next_case_a_timeout_
     assert result.seconds < 20
 
 
-def test_an_output_flood_is_bounded_in_every_output(fast_cases, tmp_path):
+def test_an_output_flood_is_bounded_in_every_output(graded, fast_cases, tmp_path):
     flood = r'''
 import sys as _sys
 _sys.stdout.write("<flood at import>" * 50000)
@@ -684,12 +683,10 @@ _sys.stdout.write("<flood at import>" * 50000)
                                                      "    for _ in range(200000):\n"
                                                      "        print('flood ' * 20)\n"
                                                      "    out = np.where(x > 0, x, 0.0)")])
-    result = grade(submission, fast_cases)
     out = tmp_path / "flood-out"
-    results, report = write_outputs(result, out)
-    data = load_results(results)
-    assert results.stat().st_size < 200_000
-    assert report.stat().st_size < 1_000_000
+    result, data = graded(submission, fast_cases, tmp_path, out)
+    assert (out / "results.json").stat().st_size < 200_000
+    assert (out / "report.html").stat().st_size < 1_000_000
     assert len(result.import_output) <= 11 * 1024
     relu = [c for c in result.cases if c.case.function == "relu_forward"]
     assert all(c.status == "error" and "printed too much output" in c.summary for c in relu)
