@@ -115,6 +115,16 @@ def _report_name(submission):
     return name[:-4] if name.endswith(".zip") else name or "submission"
 
 
+def _positive_count(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return value
+
+
 def _add_case_options(parser):
     parser.add_argument("--cases", default="test_cases", help="test cases folder (default: test_cases)")
     parser.add_argument("--config", help="assignment config to check the cases against "
@@ -178,7 +188,7 @@ def build_parser():
                                    "files, cases and grader have not changed.")
     p.add_argument("submissions", help="folder of submissions, or Gradescope's export .zip")
     p.add_argument("--out", default="reports/batch", help="output folder (default: reports/batch)")
-    p.add_argument("--jobs", type=int, default=None,
+    p.add_argument("--jobs", type=_positive_count, default=None,
                    help="submissions graded at once (default: the number of CPU cores)")
     p.add_argument("--force", action="store_true", help="regrade every submission, even unchanged ones")
     _add_case_options(p)

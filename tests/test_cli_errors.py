@@ -154,3 +154,13 @@ def test_a_manifest_or_case_file_that_cannot_be_read_is_one_line_naming_it(capsy
     (cases / case).mkdir()
     status, err = run(capsys, "grade", ROOT / "examples" / "submission", "--cases", cases, "--out", tmp_path / "o")
     assert (status, err) == (2, [f"error: {cases / case}: listed in the manifest, but not a file."])
+
+
+@pytest.mark.parametrize("jobs", ["0", "-2", "two"])
+def test_batch_refuses_a_number_of_jobs_that_is_not_a_positive_whole_number(capsys, tmp_path, jobs):
+    with pytest.raises(SystemExit) as exited:
+        main(["batch", str(tmp_path), "--jobs", jobs, "--out", str(tmp_path / "out")])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"python -m grader batch: error: argument --jobs: {jobs!r} is not a whole number of 1 or more")
+    assert not (tmp_path / "out").exists()
