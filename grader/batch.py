@@ -451,6 +451,10 @@ def run_batch(source, out, cases="test_cases", jobs=None, force=False, config=No
     """
     from .cases import load_manifest
     from .engine import check_config
+    folder, target = Path(source).resolve(), Path(out).resolve()
+    if folder.is_dir() and (target == folder or folder in target.parents):
+        raise UserError(f"the output folder {out} is inside {source}, where it would be graded as a "
+                        f"submission; choose an output folder outside {source}")
     manifest = load_manifest(cases)  # what every submission is graded from, whatever changes meanwhile
     check_config(manifest, config)
     manifest_sha = manifest.sha256

@@ -164,3 +164,13 @@ def test_batch_refuses_a_number_of_jobs_that_is_not_a_positive_whole_number(caps
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         f"python -m grader batch: error: argument --jobs: {jobs!r} is not a whole number of 1 or more")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("inside", ["graded", "."])
+def test_batch_refuses_an_output_folder_inside_the_submissions(capsys, tmp_path, inside):
+    write_solution(tmp_path / "class" / "alice")
+    out = tmp_path / "class" / inside
+    status, err = run(capsys, "batch", tmp_path / "class", "--out", out)
+    assert (status, err) == (2, [f"error: the output folder {out} is inside {tmp_path / 'class'}, where it would "
+                                 f"be graded as a submission; choose an output folder outside {tmp_path / 'class'}"])
+    assert sorted(p.name for p in (tmp_path / "class").iterdir()) == ["alice"]
