@@ -9,7 +9,6 @@ fresh worker.
 """
 import json
 import os
-import select
 import signal
 import subprocess
 import time
@@ -19,7 +18,8 @@ from typing import Dict, List, Optional
 
 from . import sandbox as sandboxing
 from . import worker as worker_module
-from .worker import ProtocolError, encode_message, read_message, receive_control, send_control, write_all
+from .worker import (ProtocolError, encode_message, read_message, receive_control, send_control,
+                     wait_readable, write_all)
 
 # Read once, before any student code runs: the worker is started from this text,
 # never from the file, which a worker might change.
@@ -532,10 +532,8 @@ class Zygote:
     def _next(self, deadline, exits=False):
         """The next message, (header, [fds]). Exit notices are recorded in self.exits and
         returned only if `exits`; other calls read on past them."""
-        waiting = select.poll()
-        waiting.register(self.control, select.POLLIN)
         while True:
-            if not waiting.poll(_milliseconds(deadline)):
+            if not wait_readable(self.control, _milliseconds(deadline)):
                 raise ZygoteError("timeout")
             message, fds = receive_control(self.control)
             if message is None:
@@ -621,9 +619,7 @@ class ZygoteChild:
         the worker is then this process's child, as the subreaper, or init's."""
         if self.pidfd is None:
             return -signal.SIGKILL
-        waiting = select.poll()
-        waiting.register(self.pidfd, select.POLLIN)
-        if not waiting.poll(_milliseconds(deadline)):
+        if not wait_readable(self.pidfd, _milliseconds(deadline)):  # readable once the worker has ended
             return None
         try:
             reaped, status = os.waitpid(self.pid, os.WNOHANG)
@@ -648,9 +644,7 @@ def _wait_for_exit(process, timeout):
         pidfd = None
     if pidfd is not None:
         try:
-            waiting = select.poll()  # not select(): a busy batch may hold descriptors past 1024
-            waiting.register(pidfd, select.POLLIN)  # readable once the process has ended
-            waiting.poll(timeout * 1000)
+            wait_readable(pidfd, timeout * 1000)  # readable once the process has ended
         except OSError:
             pass
         finally:

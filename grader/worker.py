@@ -89,6 +89,15 @@ def read_exact(fd, n, deadline=None):
     return b"".join(chunks)
 
 
+def wait_readable(fd, milliseconds):
+    """Whether fd has something to read, or has ended, within the time (None: without end).
+    With poll(), not select(): a busy grader may hold descriptors past 1024."""
+    import select
+    waiting = select.poll()
+    waiting.register(fd, select.POLLIN)
+    return bool(waiting.poll(milliseconds))
+
+
 def read_message(fd, deadline=None, max_bytes=64 << 20):
     """Read one message: (header, {name: ndarray}), or None at end of file.
 
@@ -409,14 +418,18 @@ def main(argv):
         zygote(int(argv[2]), *[[int(n) for n in arg.split(",") if n] for arg in argv[3:5]])
     if len(argv) > 5:
         apply_limits(json.loads(argv[5]))  # first of all: before NumPy, before any student code
-    read_fd, write_fd = int(argv[1]), int(argv[2])
-    directory = os.path.abspath(argv[3])
-    blocked = [name for name in argv[4].split(",") if name] if len(argv) > 4 else []
+    read_fd, write_fd, directory, blocked = _arguments(argv)
     os.set_inheritable(read_fd, False)
     os.set_inheritable(write_fd, False)
     _add_site_packages()
     import numpy  # noqa: F401  (before the submission's folder is on sys.path: no shadowing)
     _work(read_fd, write_fd, directory, blocked)
+
+
+def _arguments(argv):
+    """(read fd, write fd, working folder, forbidden packages) from main()'s arguments."""
+    blocked = [name for name in argv[4].split(",") if name] if len(argv) > 4 else []
+    return int(argv[1]), int(argv[2]), os.path.abspath(argv[3]), blocked
 
 
 def _work(read_fd, write_fd, directory, blocked):
@@ -572,7 +585,6 @@ def _zygote_serve(control, own):
 def _zygote_fork(request, fds, own):
     """Fork a worker for the request: (pid, pidfd, problem); problem is None once the
     child has set itself up, and says why not otherwise (pid is None if no fork)."""
-    import select
     ready_r, ready_w = os.pipe()
     try:
         pid = os.fork()
@@ -585,9 +597,7 @@ def _zygote_fork(request, fds, own):
     for fd in fds + [ready_w]:
         os.close(fd)
     pidfd = os.pidfd_open(pid)
-    waiting = select.poll()
-    waiting.register(ready_r, select.POLLIN)
-    said = os.read(ready_r, 2) if waiting.poll(10_000) else b""
+    said = os.read(ready_r, 2) if wait_readable(ready_r, 10_000) else b""
     os.close(ready_r)
     if said != b"ok":
         return pid, pidfd, "the forked worker could not set itself up"
@@ -665,17 +675,17 @@ def _become_worker(request, fds, ready, own):
         apply_limits(request["limits"])
         if "numpy.random" in sys.modules:  # (NumPy 2 loads it on first use, seeded afresh then)
             sys.modules["numpy.random"].seed()  # not the zygote's state, which every sibling shares
-        directory = os.path.abspath(request["workdir"])
-        blocked = [str(name) for name in request.get("blocked", []) if name]
         # The arguments main() would have had, not the zygote's (which name the sandbox users).
-        sys.argv[1:] = ["3", "4", request["workdir"], ",".join(blocked), json.dumps(request["limits"])]
+        sys.argv[1:] = ["3", "4", request["workdir"], ",".join(map(str, request.get("blocked", []))),
+                        json.dumps(request["limits"])]
+        arguments = _arguments(sys.argv)
         for name in own:
             sys.modules.pop(name, None)
         os.write(5, b"ok")
         os.close(5)
     except BaseException:
         os._exit(127)
-    _work(3, 4, directory, blocked)
+    _work(*arguments)
 
 
 if __name__ == "__main__":
