@@ -194,11 +194,11 @@ def _structure(raw):
     cases = []
     for index, entry in enumerate(raw["cases"]):
         name = f"cases[{index}]"
-        _expect_fields(entry, {key: kind for key, (kind, required) in CASE_FIELDS.items() if required}, name)
+        _expect_fields(entry, CASE_REQUIRED, name)
         for key, value in entry.items():
             if key not in CASE_FIELDS:
                 raise ValueError(f"{name}.{key} is not a field of a case")
-            _expect(value, CASE_FIELDS[key][0], f"{name}.{key}")
+            _expect(value, CASE_FIELDS[key], f"{name}.{key}")
         cases.append(Case(tags=tuple(entry["tags"]), mistakes=tuple(entry["mistakes"]), **{
             k: v for k, v in entry.items() if k not in ("tags", "mistakes")}))
     return tuple(cases)
@@ -206,10 +206,11 @@ def _structure(raw):
 
 def _expect_fields(value, expected, name):
     _expect(value, OBJECT, name or "the manifest")
+    prefix = f"{name}." if name else ""
     for key, kind in expected.items():
         if key not in value:
-            raise ValueError(f"{name + '.' if name else ''}{key} is missing")
-        _expect(value[key], kind, f"{name + '.' if name else ''}{key}")
+            raise ValueError(f"{prefix}{key} is missing")
+        _expect(value[key], kind, prefix + key)
 
 
 def _expect(value, kind, name):
@@ -222,8 +223,9 @@ def _json_kind(annotation):
     return {str: TEXT, float: NUMBER, tuple: ARRAY, dict: OBJECT}[origin]
 
 
-CASE_FIELDS = {f.name: (_json_kind(f.type), f.default is MISSING and f.default_factory is MISSING)
-               for f in fields(Case)}  # name -> (JSON type, required)
+CASE_FIELDS = {f.name: _json_kind(f.type) for f in fields(Case)}  # name -> JSON type
+CASE_REQUIRED = {f.name: CASE_FIELDS[f.name] for f in fields(Case)
+                 if f.default is MISSING and f.default_factory is MISSING}
 
 
 def load_case_data(source):
