@@ -55,17 +55,35 @@ def check_module(module, filename, source, interface, helper_sources=None, forbi
                               "message": "Python cannot parse this file: an expression in it is nested too "
                                          "deeply or is too long"}
         return check
-    nodes = list(ast.walk(tree))  # walked once, for both scans below
-    check.forbidden = forbidden_imports(tree, filename, forbidden, nodes)
+    scan = may_import(text, forbidden)
+    nodes = list(ast.walk(tree)) if scan or module == "fc_net" else []  # walked once for both scans
+    check.forbidden = forbidden_imports(tree, filename, forbidden, nodes) if scan else []
     for name, other in (helper_sources or {}).items():
         try:
-            check.forbidden += forbidden_imports(ast.parse(other, name), name, forbidden)
+            if may_import(other, forbidden):
+                check.forbidden += forbidden_imports(ast.parse(other, name), name, forbidden)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             pass
     for name, params in interface.items():
         check.functions[name] = check_signature(tree, name, params, filename)
-    check.layer_names = sorted(_layer_names_used(nodes))
+    if module == "fc_net":
+        check.layer_names = sorted(_layer_names_used(nodes))
     return check
+
+
+def may_import(source, forbidden):
+    """False if source (text or bytes) certainly imports none of the forbidden packages.
+
+    In ASCII source every name reaches the syntax tree exactly as written, so an
+    import of a forbidden package, or a call of __import__ or import_module, shows in
+    the text; other source (whose names Python normalises) is always scanned.
+    """
+    if not source.isascii():
+        return True
+    words = (*forbidden, "__import__", "import_module")
+    if isinstance(source, bytes):
+        return any(word.encode("ascii", "replace") in source for word in words)
+    return any(word in source for word in words)
 
 
 def check_signature(tree, qualname, expected, filename):
