@@ -85,7 +85,9 @@ class LazyArrays(Mapping):
     def __getitem__(self, name):
         if name not in self._parsed:
             from .worker import load_npy
-            self._parsed[name] = load_npy(self._raw[name])
+            array = load_npy(self._raw[name])
+            array.flags.writeable = False  # shared by every grade that uses the case
+            self._parsed[name] = array
         return self._parsed[name]
 
     def __iter__(self):
@@ -102,6 +104,7 @@ class Manifest:
     cases: Tuple[Case, ...]
     verified: dict = field(default_factory=dict, repr=False)  # {file: the bytes whose hash was checked}
     sha256: str = ""  # of manifest.json's bytes, as read
+    parsed: dict = field(default_factory=dict, repr=False, compare=False)  # {case id: CaseData}: see load()
 
     @property
     def title(self):
@@ -128,7 +131,18 @@ class Manifest:
         return self.raw["mistakes"][f"{function}/{slug}"]
 
     def load(self, case):
-        return load_case_data(io.BytesIO(self.case_bytes(case)))
+        """The case's arrays, read-only. Those of a checked file are parsed once and kept,
+        for every later grade in this process (a batch's grading processes grade many)."""
+        if case.file not in self.verified:
+            return load_case_data(io.BytesIO(self.case_bytes(case)))
+        if case.id not in self.parsed:
+            self.parsed[case.id] = load_case_data(io.BytesIO(self.verified[case.file]))
+        return self.parsed[case.id]
+
+    @property
+    def checked(self):
+        """Whether every case's bytes were read, and their hashes checked, by load_manifest."""
+        return all(case.file in self.verified for case in self.cases)
 
     def case_bytes(self, case):
         """The bytes of the case's file: those whose hash load_manifest checked, if it did."""

@@ -1,11 +1,12 @@
 """Grading one submission, start to finish.
 
 Steps, in order:
-1. load the manifest; open the sandbox (in root mode: close the project folder,
-   the cases and the config to the sandbox user) and start the worker, which
-   loads NumPy meanwhile and runs nothing of the student's yet;
-2. read the config's hash and every case's file, find the submission's files,
-   and check them statically: syntax, the locked interface, forbidden imports;
+1. load the manifest, with the bytes of every case's file, whose hashes it checks;
+   open the sandbox (in root mode: close the project folder, the cases and the
+   config to the sandbox user) and start the worker, which loads NumPy meanwhile
+   and runs nothing of the student's yet;
+2. check the config's hash, find the submission's files, and check them
+   statically: syntax, the locked interface, forbidden imports;
 3. copy the files into the worker's private folder, and load NumPy and the code
    that scores answers, all before any student code runs;
 4. let the worker import the modules that passed the static checks; meanwhile a
@@ -16,7 +17,6 @@ Steps, in order:
 6. add advice that spans cases (FullyConnectedNet and the layer at fault);
 7. end every process the student's code started, and remove the sandbox.
 """
-import io
 import os
 import time
 import traceback
@@ -56,6 +56,8 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
         manifest = load_manifest(cases_root)
     elif Path(cases_root).resolve() != Path(manifest.root).resolve():
         raise ValueError(f"the manifest given was read from {manifest.root}, not {cases_root}")
+    if not manifest.checked:  # (load_manifest checks them by default)
+        raise ValueError("the manifest given was read without reading and checking its cases")
     if results_dir is not None:
         prepare_output_dir(results_dir)
     settings = manifest.settings
@@ -81,7 +83,6 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
         # Everything the grade depends on is read before any student code runs.
         if not checked:
             check_config(manifest, config_path)
-        case_bytes = {case.id: manifest.case_bytes(case) for case in manifest.cases}
         submission = _read_submission(submission_path)
         result = GradeResult(manifest.title, manifest.tie_rule, submission.name, [], manifest.functions,
                              notes=list(submission.notes), hidden_visibility=settings["hidden_visibility"])
@@ -104,7 +105,7 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
         else:
             _load_scoring()
             _load_reporting()
-        _run_cases(manifest, case_bytes, checks, blocked, session, budget_deadline, result, progress)
+        _run_cases(manifest, checks, blocked, session, budget_deadline, result, progress)
         if reporting is not None:
             reporting.join()
     finally:
@@ -303,20 +304,16 @@ def _import_problem(module, status, output):
            f"{error.get('message', '')}{where}".rstrip()
 
 
-def _run_cases(manifest, case_bytes, checks, blocked, session, budget_deadline, result, progress):
+def _run_cases(manifest, checks, blocked, session, budget_deadline, result, progress):
     """Run every case in order, one call at a time, scoring each while the next one runs.
 
     The worker holds one case's inputs at a time: case k+1 is sent only after case k's
-    answer came back, and case k is scored while the worker computes case k+1.
+    answer came back, and case k is scored while the worker computes case k+1. The
+    cases' bytes were read with the manifest, before any student code ran; each is
+    parsed the first time this process needs it (see Manifest.load).
     """
     from . import evaluate
-    from .cases import load_case_data
-    parsed = {}
-
-    def case_data(case):
-        if case.id not in parsed:
-            parsed[case.id] = load_case_data(io.BytesIO(case_bytes[case.id]))
-        return parsed[case.id]
+    case_data = manifest.load
 
     def finish(index, case, outcome):
         if isinstance(outcome, CaseResult):

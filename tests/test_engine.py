@@ -267,6 +267,27 @@ def test_cases_are_graded_from_the_bytes_whose_hash_was_checked_not_read_again(t
     assert manifest.load(case).inputs.keys() == load_manifest(CASES).load(case).inputs.keys()
 
 
+
+def test_a_checked_case_is_parsed_once_per_process_into_read_only_arrays(tmp_path):
+    import shutil
+
+    import numpy as np
+
+    from grader.cases import load_manifest
+    manifest = load_manifest(CASES)
+    case = manifest.cases[0]
+    data = manifest.load(case)
+    assert manifest.load(case) is data  # a batch's later grades reuse it
+    name = next(iter(data.inputs))
+    with pytest.raises(ValueError, match="read-only"):
+        data.inputs[name][...] = 0
+    assert np.array_equal(data.inputs[name], load_manifest(CASES).load(case).inputs[name])
+    shutil.copytree(CASES, tmp_path / "test_cases")
+    unchecked = load_manifest(tmp_path / "test_cases", verify=False)
+    assert not unchecked.checked and unchecked.load(case) is not unchecked.load(case)
+    with pytest.raises(ValueError, match="without reading and checking its cases"):
+        grade(write_solution(tmp_path / "s"), tmp_path / "test_cases", manifest=unchecked)
+
 def test_a_config_changed_since_the_cases_were_generated_stops_grading_with_advice(tmp_path):
     import shutil
     import subprocess
