@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from grader.cases import _stored_members, _zip_members, load_case_data, load_manifest
-from grader.worker import encode_message, load_npy, read_message, write_all
+from grader.worker import encode_message, load_npy, npy_bytes, read_message, write_all
 from helpers import ROOT
 
 
@@ -98,6 +98,29 @@ def test_npy_payloads_read_exactly_as_numpy_reads_them(array):
     assert got.flags.f_contiguous == want.flags.f_contiguous and got.flags.c_contiguous == want.flags.c_contiguous
     assert got.flags.writeable
 
+
+
+@pytest.mark.parametrize("array", [
+    np.arange(12.0).reshape(3, 4),
+    np.asfortranarray(np.arange(6.0).reshape(2, 3)),
+    np.arange(24.0).reshape(2, 3, 4)[:, ::2, 1:],  # neither C nor Fortran order
+    np.float64(2.5), np.array(-3, dtype=np.int16), np.array(True),
+    np.zeros((0, 3)), np.zeros((4, 0), order="F"),
+    np.arange(5, dtype=">i4"), np.arange(5, dtype="<u8"), np.arange(3) + 1j,
+    np.arange(6, dtype=np.float32).reshape(1, 6), np.zeros((2, 1, 1, 3), dtype=np.uint8),
+    np.zeros((1,) * 32), np.array(["text"]), np.zeros(2, dtype=[("a", "<f8")]),
+], ids=["2-d", "fortran", "strided", "0-d", "int16", "bool", "empty", "empty-fortran", "big-endian",
+        "uint64", "complex", "float32", "4-d", "32-d", "unicode", "structured"])
+def test_npy_bytes_are_read_back_by_numpy_and_by_load_npy_as_the_array_they_hold(array):
+    payload = npy_bytes(np.asarray(array))
+    header_length = int.from_bytes(payload[8:10], "little")
+    assert (10 + header_length) % 64 == 0 and payload[9 + header_length:10 + header_length] == b"\n"
+    for got in (np.load(io.BytesIO(payload)), load_npy(payload)):
+        assert got.dtype == array.dtype and got.shape == np.shape(array)
+        assert np.array_equal(got, array)
+    # the header says what np.save's says
+    read_header = np.lib.format.read_array_header_1_0
+    assert read_header(io.BytesIO(payload[8:])) == read_header(io.BytesIO(npy(np.asarray(array))[8:]))
 
 def npy_with_header(header, data):
     text = header + " " * (63 - (len(header) + 10) % 64) + "\n"
