@@ -470,21 +470,17 @@ def _probe_options(sandbox):
 # Ending every process ------------------------------------------------------------
 
 def _user_process_count():
+    """What counts against this user's RLIMIT_NPROC now: on Linux every thread of its
+    processes, roughly (read in one pass over /proc); elsewhere its processes."""
     uid = os.getuid()
-    return sum(1 for _, owner, _ in _process_table().values() if owner == uid) + _thread_allowance()
-
-
-def _thread_allowance():
-    """Threads count against RLIMIT_NPROC too (on Linux): the user's current threads, roughly."""
     if not os.path.isdir("/proc/self/task"):
-        return 0
-    uid = os.getuid()
+        return sum(1 for _, owner, _ in _process_table().values() if owner == uid)
     threads = 0
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 if os.stat(f"/proc/{entry}").st_uid == uid:
-                    threads += len(os.listdir(f"/proc/{entry}/task")) - 1
+                    threads += len(os.listdir(f"/proc/{entry}/task"))
             except OSError:
                 continue
     return threads
@@ -499,11 +495,13 @@ def become_subreaper():
         pass
 
 
-def _process_table():
-    """{pid: (ppid, uid, zombie)} from /proc, or from ps where there is no /proc (macOS)."""
+def _process_table(owners=True):
+    """{pid: (ppid, uid, zombie)} from /proc, or from ps where there is no /proc (macOS).
+    owners=False leaves uid None on Linux, for a caller that needs only the tree."""
     if not os.path.isdir("/proc/self"):
         return _ps_table()
     table = {}
+    uid = None
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -515,7 +513,8 @@ def _process_table():
                 os.close(fd)
             # The folder's owner, not the file's: a process that makes itself non-dumpable
             # turns its files over to root, but /proc/PID still shows its own user.
-            uid = os.stat(f"/proc/{entry}").st_uid
+            if owners:
+                uid = os.stat(f"/proc/{entry}").st_uid
         except OSError:
             continue
         # "pid (command) state ppid ...": the command may itself hold spaces and parentheses.
@@ -544,7 +543,7 @@ def _ps_table():
 
 def direct_children():
     me = os.getpid()
-    return {pid for pid, (ppid, _, _) in _process_table().items() if ppid == me}
+    return {pid for pid, (ppid, _, _) in _process_table(owners=False).items() if ppid == me}
 
 
 def descendants(root_pid, table):
@@ -569,7 +568,7 @@ def kill_tree(roots, keep=frozenset(), rounds=50):
     """
     me = os.getpid()
     for _ in range(rounds):
-        table = _process_table()
+        table = _process_table(owners=False)
         tops = [pid for pid in roots if pid in table]
         tops += [pid for pid, (ppid, _, _) in table.items() if ppid == me and pid not in keep]
         targets = set(tops)

@@ -721,6 +721,41 @@ def test_the_process_table_from_ps_agrees_with_proc():
     assert ps[os.getppid()] == proc[os.getppid()]
 
 
+
+def test_the_tree_only_process_table_has_the_same_parents():
+    from grader.sandbox import _process_table
+    me = os.getpid()
+    tree = _process_table(owners=False)
+    assert tree[me] == (os.getppid(), None, False)
+    assert tree[os.getppid()][0] == _process_table()[os.getppid()][0]
+
+
+@needs_root
+def test_the_process_limit_counts_every_thread_of_the_users_processes():
+    """Threads count against RLIMIT_NPROC too. Measured in a child that became a user of its
+    own, so that no other process of the machine is counted."""
+    import threading
+
+    from grader.sandbox import _user_process_count
+    pid = os.fork()
+    if pid == 0:
+        code = 99
+        try:
+            os.setgid(64999)
+            os.setuid(64999)
+            release = threading.Event()
+            threads = [threading.Thread(target=release.wait) for _ in range(3)]
+            alone = _user_process_count()
+            for thread in threads:
+                thread.start()
+            code = 10 * alone + _user_process_count()
+            release.set()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 14  # 1 process, then its 4 threads
+
+
 @needs_root
 def test_a_sandbox_user_process_that_makes_itself_non_dumpable_is_still_found_and_killed(tmp_path):
     """Such a process's files in /proc turn over to root; its /proc folder keeps its user."""
