@@ -188,7 +188,7 @@ def materialize(tree, arrays, fresh):
     if isinstance(tree, list):
         return [materialize(item, arrays, fresh) for item in tree]
     if "a" in tree:
-        array = np.array(arrays[tree["a"]], copy=True)
+        array = np.array(arrays[tree["a"]], copy=True, subok=True)  # (generation passes ExactArrays)
         fresh.append((tree["a"], array, array.tobytes()))
         return array
     if "v" in tree:

@@ -6,7 +6,9 @@ Steps, in order:
 2. render the student template (the recorded interface is read from it);
 3. for every case: draw the inputs with the case's seed, run the reference on
    them through the same call path the worker uses, and run every catalog
-   mistake of the function, keeping the outputs of those that differ;
+   mistake of the function, keeping the outputs of those that differ; both run
+   in exact arithmetic where NumPy's rounding varies between machines (exp, log,
+   matrix products, sums: see exact.py), so that every machine writes the same bytes;
 4. write one .npz per case and a manifest with every file's SHA-256.
 `--check` does steps 1-3 in memory and compares with the files on disk, byte for byte.
 """
@@ -27,6 +29,7 @@ from ..errors import UserError
 from ..interface import BY_NAME, FUNCTIONS, output_group
 from ..worker import perform
 from . import casespecs, docs, template
+from .exact import exact
 
 TEMPLATE_DIR = "student_template"
 CASES_DIR = "test_cases"
@@ -158,8 +161,8 @@ def _build_case(case_spec, points, number, config, reference, function_mistakes,
         call["function"] = spec.name
         if call["returns"] is None:
             call["returns"] = spec.returns
-    expected = dict(perform(call, inputs.arrays, reference, []))
-    expected = {name: np.asarray(value) for name, value in expected.items()}
+    arrays = {name: exact(value) for name, value in inputs.arrays.items()}  # the same bits on every machine
+    expected = {name: _stored(value) for name, value in perform(call, arrays, reference, [])}
     tolerance = config.tolerance_for(spec.name)
 
     stored = {}
@@ -167,7 +170,7 @@ def _build_case(case_spec, points, number, config, reference, function_mistakes,
         variant = _variant_modules(reference, mistake, fc_net)
         try:
             with np.errstate(all="ignore"):
-                outputs = {k: np.asarray(v) for k, v in perform(call, inputs.arrays, variant, [])}
+                outputs = {k: _stored(v) for k, v in perform(call, arrays, variant, [])}
         except Exception:
             continue  # a variant that cannot run on this case says nothing about it
         if _differs(spec.name, expected, outputs, tolerance, inputs.extra, config):
@@ -201,6 +204,15 @@ def _build_case(case_spec, points, number, config, reference, function_mistakes,
     }
     data = CaseData(inputs.arrays, expected, stored)
     return case, case_arrays(data)
+
+
+def _stored(value):
+    """An output as stored: a plain array, with every NaN the same NaN (its sign and payload
+    depend on the processor that made it)."""
+    array = np.asarray(value)
+    if array.dtype.kind in "fc" and np.isnan(array).any():
+        array = np.where(np.isnan(array), np.nan, array).astype(array.dtype)
+    return array
 
 
 def _variant_modules(reference, mistake, fc_net):
