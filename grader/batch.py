@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 import math
+import multiprocessing
 import os
 import shutil
 import statistics
@@ -41,6 +42,7 @@ STATE = "state.json"
 METADATA = "submission_metadata.yml"
 IGNORED = {"__MACOSX", "__pycache__", ".git"}
 MAX_EXPORT_BYTES = 2 << 30   # what an export may unpack to; a larger one is unpacked by hand
+START_METHOD = None          # how the pool starts its grading processes; None: the platform's default
 
 
 @dataclass
@@ -383,9 +385,42 @@ def grader_sha(package=Path(__file__).parent):
 _adopted = {}  # in a pool process: the cases folder, as run_batch names it -> the batch's Manifest
 
 
-def _adopt(cases, manifest):
-    """Run by each pool process as it starts: the cases as run_batch read and checked them."""
+def _adopt(cases, manifest, cores=None, counter=None):
+    """Run by each pool process as it starts: the cases as run_batch read and checked them,
+    and the core this process keeps to, if run_batch gave it cores (see pinned_cores)."""
     _adopted[cases] = manifest
+    if cores:
+        with counter.get_lock():
+            index = counter.value
+            counter.value += 1
+        try:
+            os.sched_setaffinity(0, {cores[index % len(cores)]})
+        except OSError:
+            pass  # (a core taken offline meanwhile): the process runs where the system puts it
+
+
+def available_cores():
+    """The CPUs this process may run on (fewer than the machine's under taskset or a cpuset)."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return list(range(os.cpu_count() or 1))
+
+
+def pinned_cores(jobs):
+    """The cores to keep the grading processes to, one each; None to let the system place them.
+
+    A grade is a conversation: the grading process sends a case, the worker computes it and
+    answers while the grading process waits, about 60 times per submission. With one job per
+    core and each job's processes (its grading process, zygote and workers) kept to that core,
+    every hand-over stays on one core, whose caches hold both sides, instead of waking a
+    process on another core and leaving its own core idle meanwhile: two jobs on two cores
+    kept 1.94 cores busy instead of 1.83, and graded 5% to 10% faster. One job is not pinned:
+    it is faster with its worker free to use a second core while the grading process scores
+    the previous answer.
+    """
+    cores = available_cores() if hasattr(os, "sched_setaffinity") else []
+    return cores if 2 <= jobs <= len(cores) else None
 
 
 def grade_one(entry, cases, out, config, digest, source=None):
@@ -467,7 +502,7 @@ def run_batch(source, out, cases="test_cases", jobs=None, force=False, config=No
         warnings.append(message)
         _print_warning(message)
     entries = discover(source, out, warn)
-    jobs = max(1, jobs or os.cpu_count() or 1)
+    jobs = max(1, jobs or len(available_cores()))
     code_sha = grader_sha()
     outcomes, todo = {}, []
     for entry in entries:
@@ -480,10 +515,13 @@ def run_batch(source, out, cases="test_cases", jobs=None, force=False, config=No
     if progress:
         progress.start(len(entries), len(entries) - len(todo))
     remaining = list(todo)
+    context = multiprocessing.get_context(START_METHOD)
     while remaining:
         retry = []
-        with ProcessPoolExecutor(max_workers=min(jobs, len(remaining)), initializer=_adopt,
-                                 initargs=(str(cases), manifest)) as pool:
+        workers = min(jobs, len(remaining))
+        cores = pinned_cores(workers)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_adopt,
+                                 initargs=(str(cases), manifest, cores, context.Value("i", 0))) as pool:
             futures = {pool.submit(grade_one, entry, str(cases), str(out), str(config) if config else None,
                                    fp, str(source)): (entry, fp) for entry, fp in remaining}
             try:

@@ -1,9 +1,7 @@
 """Grading a class: mixed submissions, resuming, Gradescope exports, grades.csv and the overview."""
 import csv
-import functools
 import hashlib
 import json
-import multiprocessing
 import os
 import re
 import shutil
@@ -11,7 +9,6 @@ import stat
 import subprocess
 import sys
 import zipfile
-from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
@@ -156,9 +153,7 @@ def test_every_submission_is_graded_from_the_cases_read_when_the_batch_began(kla
     small.mkdir()
     for name in ("alice", "bob", "carol.zip"):
         (shutil.copytree if (klass / name).is_dir() else shutil.copy)(klass / name, small / name)
-    context = multiprocessing.get_context(start_method)
-    monkeypatch.setattr(batch_module, "ProcessPoolExecutor", functools.partial(ProcessPoolExecutor,
-                                                                               mp_context=context))
+    monkeypatch.setattr(batch_module, "START_METHOD", start_method)
 
     class ChangeEverything:  # called after the cases were read, before the pool starts
         def start(self, total, reused):
@@ -250,6 +245,40 @@ def test_the_batch_command_shows_progress_and_a_summary(klass, cases, tmp_path):
     assert finished.returncode == 0, finished.stderr
     assert "[1/2]" in finished.stderr and "[2/2]" in finished.stderr and "left" in finished.stderr
     assert "graded 2 of 2 submissions" in finished.stdout
+
+
+def _cores_seen_by_student_code(tmp_path, cases, jobs, count=4):
+    """The CPUs each submission's code may run on, as it printed them at import, by submission."""
+    klass = tmp_path / "class"
+    for index in range(count):
+        solution = write_solution(klass / f"s{index}")
+        (solution / "layers.py").write_text("import os\nprint('cores:', sorted(os.sched_getaffinity(0)))\n"
+                                            + (solution / "layers.py").read_text())
+    run_batch(klass, tmp_path / "out", cases, jobs=jobs)
+    seen = {}
+    for index in range(count):
+        report = (tmp_path / "out" / "students" / f"s{index}" / "report.html").read_text()
+        seen[f"s{index}"] = json.loads(re.search(r"cores: (\[[0-9, ]*\])", report)[1])
+    return seen
+
+
+@pytest.mark.skipif(len(batch_module.available_cores()) < 2 or not hasattr(os, "sched_setaffinity"),
+                    reason="needs two cores and CPU affinity")
+def test_with_two_jobs_each_grading_process_and_the_code_it_runs_keep_to_one_core(tmp_path, cases):
+    first_two = batch_module.available_cores()[:2]
+    seen = _cores_seen_by_student_code(tmp_path, cases, jobs=2)
+    assert all(len(cores) == 1 and cores[0] in first_two for cores in seen.values()), seen
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="needs CPU affinity")
+def test_with_one_job_the_code_it_runs_may_use_every_core(tmp_path, cases):
+    seen = _cores_seen_by_student_code(tmp_path, cases, jobs=1, count=2)
+    assert seen == {"s0": batch_module.available_cores(), "s1": batch_module.available_cores()}
+
+
+def test_pinning_takes_one_core_per_job_only_when_there_are_two_jobs_and_enough_cores(monkeypatch):
+    monkeypatch.setattr(batch_module, "available_cores", lambda: [0, 2, 5])
+    assert [batch_module.pinned_cores(jobs) for jobs in (1, 2, 3, 4)] == [None, [0, 2, 5], [0, 2, 5], None]
 
 
 def test_no_submissions_is_a_clear_error(tmp_path):
