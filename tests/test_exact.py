@@ -118,6 +118,14 @@ def test_an_operation_with_no_exact_version_is_refused_with_the_place_to_add_one
         operation(exact(np.arange(6.0).reshape(2, 3)))
 
 
+def test_exp_with_options_it_cannot_honour_exactly_is_refused_and_with_out_writes_there():
+    x = exact(np.array([0.0, 1.0]))
+    with pytest.raises(TypeError, match="where has no exact version"):
+        np.exp(x, where=np.array([True, False]))
+    out = exact(np.zeros(2))
+    assert np.exp(x, out=out) is out and plain(out).tolist() == [1.0, 2.718281828459045]
+
+
 def test_squares_and_2_d_dots_are_allowed_as_the_exact_operations_they_are():
     x = np.array([[1 / 3, 1e16], [1.0, -1e16]])
     assert plain(exact(x) ** 2).tolist() == (x * x).tolist()

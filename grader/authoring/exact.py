@@ -75,6 +75,9 @@ class ExactArray(np.ndarray):
                 or (ufunc in _ORDERLESS_REDUCTIONS and method == "reduce"):
             result = getattr(ufunc, method)(*args, **kwargs)
         elif ufunc in (np.exp, np.log) and method == "__call__":
+            if set(kwargs) - {"out"}:
+                raise TypeError(f"np.{ufunc.__name__} with {', '.join(sorted(set(kwargs) - {'out'}))} has no "
+                                f"exact version")
             result = _store(_elementwise(_exp if ufunc is np.exp else _log, args[0]), kwargs)
         elif ufunc is np.matmul and method == "__call__":
             result = _store(_exact_or_special(np.matmul, args, kwargs), kwargs)
