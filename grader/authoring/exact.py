@@ -19,13 +19,18 @@ generate instead of quietly giving machine-dependent vectors.
 
 Results are ExactArrays too, 0-d ones included, so that exactness carries through a
 whole computation; a scalar taken out by indexing (x[0, 1]) is a plain float again.
+
+`exact_normal_draws()` does the same for np.random's normal draws, which the network's
+initialisation makes: NumPy computes them with the C library's log, whose last bit
+varies between C libraries.
 """
+import contextlib
 import decimal
 import math
 
 import numpy as np
 
-__all__ = ["ExactArray", "exact", "plain"]
+__all__ = ["ExactArray", "exact", "exact_normal_draws", "plain"]
 
 # Correctly rounded (or exact) by IEEE 754 on every machine: these run as NumPy runs them.
 _IEEE = {
@@ -248,3 +253,61 @@ def _einsum(subscripts, *operands, **kwargs):
         return np.einsum(subscripts, *arrays)
     product.__name__ = "einsum"
     return _store(_exact_or_special(product, plain_operands, kwargs), kwargs)
+
+
+# normal draws ---------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def exact_normal_draws():
+    """While it lasts, np.random.randn, standard_normal and normal draw as NumPy's legacy
+    generator does (the polar method on the global state's uniform doubles, two normals per
+    accepted pair), but with the logarithm correctly rounded and every other step a single
+    IEEE operation, so that the same seed gives the same bits on every machine. NumPy's own
+    draws call the C library's log, and a compiler may fuse x1*x1 + x2*x2 into one rounding.
+    np.random.seed is wrapped too: seeding forgets the spare normal, as NumPy's does."""
+    random = np.random
+    names = ("seed", "randn", "standard_normal", "normal")
+    saved = {name: getattr(random, name) for name in names}
+    uniform = random.random_sample
+    spare = []
+
+    def gauss():
+        if spare:
+            return spare.pop()
+        while True:
+            x1 = 2.0 * uniform() - 1.0
+            x2 = 2.0 * uniform() - 1.0
+            r2 = x1 * x1 + x2 * x2
+            if 0.0 < r2 < 1.0:
+                break
+        f = math.sqrt(-2.0 * _log(r2) / r2)
+        spare.append(f * x1)
+        return f * x2
+
+    def seed(*args, **kwargs):
+        spare.clear()
+        return saved["seed"](*args, **kwargs)
+
+    def standard_normal(size=None):
+        if size is None:
+            return gauss()
+        shape = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
+        return np.array([gauss() for _ in range(math.prod(shape))], dtype=np.float64).reshape(shape)
+
+    def randn(*shape):
+        return standard_normal(shape if shape else None)
+
+    def normal(loc=0.0, scale=1.0, size=None):
+        if np.ndim(loc) or np.ndim(scale):
+            raise TypeError("np.random.normal with array loc or scale has no exact version")
+        draws = standard_normal(size)
+        return loc + scale * draws
+
+    replacements = {"seed": seed, "randn": randn, "standard_normal": standard_normal, "normal": normal}
+    for name in names:
+        setattr(random, name, replacements[name])
+    try:
+        yield
+    finally:
+        for name in names:
+            setattr(random, name, saved[name])
