@@ -126,6 +126,38 @@ def test_exp_with_options_it_cannot_honour_exactly_is_refused_and_with_out_write
     assert np.exp(x, out=out) is out and plain(out).tolist() == [1.0, 2.718281828459045]
 
 
+def test_scalars_integers_and_outputs_cannot_carry_an_operation_out_of_exact_arithmetic():
+    x = exact(np.array([[0.5, 1.25], [2.0, -3.0]]))
+    high = decimal.Context(prec=60)
+    scalar = np.exp(x[0, 1])  # a scalar taken out by indexing is a 0-d ExactArray
+    assert type(x[0, 1]) is ExactArray and correctly_rounded(float(scalar), decimal.Decimal(1.25).exp(high))
+    integers = x.astype(np.int64)
+    assert type(np.exp(integers)) is ExactArray and float(np.exp(integers)[1, 0]) == float(np.exp(exact(np.array(2.0))))
+    with pytest.raises(TypeError, match="tanh"):
+        np.tanh(integers)  # no float input, but a float result
+    out = exact(np.zeros(2))
+    np.log(np.arange(1, 3), out=out)
+    assert correctly_rounded(float(out[1]), decimal.Decimal(2).ln(high))
+    with pytest.raises(TypeError, match="complex"):
+        x + 1j
+    assert type(x > 1) is ExactArray and type((x > 1).astype(float)) is ExactArray
+
+
+def test_a_maximum_or_minimum_between_signed_zeros_is_plus_zero_whichever_comes_first():
+    zeros = [np.maximum(exact(np.array([0.0])), -0.0), np.maximum(exact(np.array([-0.0])), 0.0),
+             np.minimum(exact(np.array([0.0])), -0.0), exact(np.array([-0.0, 0.0])).max(),
+             exact(np.array([0.0, -0.0])).min(), np.fmax.reduce(exact(np.array([-0.0, -0.0])))]
+    assert [bool(np.signbit(plain(z)).any()) for z in zeros] == [False] * 6
+    assert plain(np.maximum(exact(np.array([-2.0, 3.0])), -1.0)).tolist() == [-1.0, 3.0]
+
+
+def test_an_infinite_operand_does_not_change_how_finite_results_that_overflow_are_found():
+    big = 1e308
+    rows = np.array([[np.inf, 0.0, 0.0], [big, big, -big], [big, -big, big]])
+    assert plain(exact(rows) @ np.ones(3)).tolist() == [np.inf, big, big]
+    assert plain(exact(rows).sum(axis=1)).tolist() == [np.inf, big, big]
+
+
 def test_squares_and_2_d_dots_are_allowed_as_the_exact_operations_they_are():
     x = np.array([[1 / 3, 1e16], [1.0, -1e16]])
     assert plain(exact(x) ** 2).tolist() == (x * x).tolist()
@@ -156,18 +188,53 @@ def _dispatched_cpu_features():
     return [name for name in umath.__cpu_dispatch__ if umath.__cpu_features__.get(name)]
 
 
-def test_generation_writes_the_same_bytes_with_other_simd_code_and_another_blas_kernel():
-    """NumPy's exp and log, and BLAS's products, take other code paths when the processor's
-    newer instructions are switched off: the vectors must not change."""
+def _other_code_paths():
+    """The environment of a process whose NumPy, OpenBLAS and C library take their oldest code
+    paths on this processor; None where there are none to switch to."""
     env = dict(os.environ)
     features = _dispatched_cpu_features()
     if features:
         env["NPY_DISABLE_CPU_FEATURES"] = " ".join(features)
     if platform.machine().lower() in ("x86_64", "amd64"):
         env["OPENBLAS_CORETYPE"] = "Prescott"  # OpenBLAS's oldest x86-64 kernels
-    if "NPY_DISABLE_CPU_FEATURES" not in env and "OPENBLAS_CORETYPE" not in env:
-        pytest.skip("this NumPy has no other code paths to switch to here")
+        env["GLIBC_TUNABLES"] = "glibc.cpu.hwcaps=-AVX2,-FMA,-FMA4,-AVX512F"  # glibc's log without FMA
+    return env if env != dict(os.environ) else None
+
+
+HASH_GENERATION = """
+import hashlib, re, sys
+from pathlib import Path
+from grader.authoring.generate import generate
+root, folder = Path(sys.argv[1]), Path(sys.argv[2])
+for seed in sys.argv[3:]:
+    config = folder / f"seed{seed}.toml"
+    text = (root / "assignment.toml").read_text()
+    config.write_text(re.sub(r"(?m)^seed = [0-9]+", f"seed = {seed}", text, count=1))
+    files = generate(root, config).files
+    digest = hashlib.sha256(b"".join(k.encode() + v for k, v in sorted(files.items()) if k.startswith("test_cases")))
+    print(seed, digest.hexdigest())
+"""
+
+
+def test_generation_writes_the_same_bytes_with_other_simd_code_blas_kernels_and_libm():
+    """NumPy's exp and log, BLAS's products and the C library's log take other code paths
+    when the processor's newer instructions are switched off: the vectors must not change."""
+    env = _other_code_paths()
+    if env is None:
+        pytest.skip("no other code paths to switch to here")
     result = subprocess.run([sys.executable, "-m", "grader", "generate", "--check"], cwd=ROOT, env=env,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "up to date" in result.stdout
+
+
+def test_other_seeds_generate_the_same_bytes_with_the_oldest_code_paths_too(tmp_path):
+    """Seeds 11, 16 and 26 drew initial weights whose NumPy log differs without FMA."""
+    env = _other_code_paths()
+    if env is None:
+        pytest.skip("no other code paths to switch to here")
+    command = [sys.executable, "-c", HASH_GENERATION, str(ROOT), str(tmp_path), "11", "16", "26"]
+    usual = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    oldest = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert usual.returncode == 0 and oldest.returncode == 0, usual.stderr + oldest.stderr
+    assert len(usual.stdout.split()) == 6 and oldest.stdout == usual.stdout

@@ -11,14 +11,19 @@ the correctly rounded value of its exact result, which is the same on every mach
 - exp and log are computed to 40 significant digits with the decimal module;
 - matrix products, einsum and sums of floats are computed in exact integer arithmetic
   (every float is an integer times a power of two);
-and each is rounded once to the result's dtype. Every other float operation NumPy
-applies (+, -, *, /, sqrt, maximum, comparisons, ...) is correctly rounded by IEEE 754
-already and runs as usual. An operation with neither property (tanh, a power, np.dot,
-linalg, ...) raises TypeError, so that a reference that starts using one fails to
+and each is rounded once to float64 (and from there to float32, for a float32 result).
+The other float operations NumPy applies (+, -, *, /, sqrt, comparisons, ...) are each
+one correctly rounded IEEE 754 operation, or a fixed sequence of them (floor_divide,
+remainder), and run as usual; maximum and minimum too, with a zero result made +0,
+since which of +0 and -0 they return depends on the machine. An operation with none of
+these properties (tanh, a power, np.dot, linalg, complex numbers, ...) raises TypeError,
+whatever the dtype of its inputs, so that a reference that starts using one fails to
 generate instead of quietly giving machine-dependent vectors.
 
-Results are ExactArrays too, 0-d ones included, so that exactness carries through a
-whole computation; a scalar taken out by indexing (x[0, 1]) is a plain float again.
+Results are ExactArrays too, of every dtype, 0-d ones and scalars taken out by indexing
+included, so that exactness carries through a whole computation. What leaves through
+np.array(x), np.asarray(x) or x.tolist() is plain, as for any ndarray subclass: the
+reference uses them only on labels.
 
 `exact_normal_draws()` does the same for np.random's normal draws, which the network's
 initialisation makes: NumPy computes them with the C library's log, whose last bit
@@ -43,6 +48,8 @@ _IEEE = {
 }
 # Reductions whose result does not depend on the order the elements are taken in.
 _ORDERLESS_REDUCTIONS = {np.maximum, np.minimum, np.fmax, np.fmin, np.logical_and, np.logical_or}
+# Between +0 and -0 these return either, by machine: their zero results are made +0.
+_SIGNED_ZERO = {np.maximum, np.minimum, np.fmax, np.fmin}
 # Array functions that do arithmetic of their own, in an order NumPy or BLAS chooses.
 # (np.cumsum is here because with axis=None it adds without going through __array_ufunc__.)
 _INEXACT_FUNCTIONS = {np.dot, np.vdot, np.inner, np.tensordot, np.trace, np.convolve, np.correlate,
@@ -68,6 +75,10 @@ def plain(value):
     return value
 
 
+def _kind(value):
+    return np.asarray(value).dtype.kind if value is not None else ""
+
+
 class ExactArray(np.ndarray):
     """An ndarray whose machine-dependent operations are computed exactly (see the module)."""
 
@@ -75,31 +86,39 @@ class ExactArray(np.ndarray):
         args = [plain(x) for x in inputs]
         if out is not None:
             kwargs["out"] = tuple(plain(o) for o in out)
-        floats = any(np.asarray(x).dtype.kind in "fc" for x in args if x is not None)
-        if not floats or (ufunc in _IEEE and method in ("__call__", "at", "outer")) \
-                or (ufunc in _ORDERLESS_REDUCTIONS and method == "reduce"):
-            result = getattr(ufunc, method)(*args, **kwargs)
-        elif ufunc in (np.exp, np.log) and method == "__call__":
+        if any(_kind(x) == "c" for x in args + list(kwargs.get("out") or ())):
+            raise TypeError("exact arithmetic on complex numbers is not supported")
+        floats = any(_kind(x) == "f" for x in args)
+        if ufunc in (np.exp, np.log) and method == "__call__":  # of integers too
             if set(kwargs) - {"out"}:
                 raise TypeError(f"np.{ufunc.__name__} with {', '.join(sorted(set(kwargs) - {'out'}))} has no "
                                 f"exact version")
             result = _store(_elementwise(_exp if ufunc is np.exp else _log, args[0]), kwargs)
-        elif ufunc is np.matmul and method == "__call__":
+        elif ufunc is np.matmul and method == "__call__" and floats:
             result = _store(_exact_or_special(np.matmul, args, kwargs), kwargs)
-        elif ufunc is np.add and method == "reduce":
+        elif ufunc is np.add and method == "reduce" and floats:
             result = _store(_sum(args[0], **{k: v for k, v in kwargs.items() if k != "out"}), kwargs)
         elif ufunc is np.power and method == "__call__" and np.isscalar(args[1]) and args[1] == 2:
             result = np.multiply(args[0], args[0], **kwargs)
+        elif (ufunc in _IEEE and method in ("__call__", "at", "outer")) \
+                or (ufunc in _ORDERLESS_REDUCTIONS and method == "reduce"):
+            result = getattr(ufunc, method)(*args, **kwargs)
+            if ufunc in _SIGNED_ZERO and method != "at":
+                result = _positive_zeros(result)
+        elif not floats and not any(_kind(o) == "f" for o in kwargs.get("out") or ()):
+            result = getattr(ufunc, method)(*args, **kwargs)  # integers and booleans: exact,
+            if _kind(result) == "f":                          # unless the result is a float
+                raise TypeError(_no_exact_version(ufunc, method))
         else:
-            name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
-            raise TypeError(f"np.{name} rounds differently from one machine to the next and has no exact "
-                            f"version in grader/authoring/exact.py; add one there, or compute it with "
-                            f"operations that have one")
+            raise TypeError(_no_exact_version(ufunc, method))
         if method == "at":
             return None
         if out is not None:
             return out[0] if len(out) == 1 else out
         return _wrap(result)
+
+    def __getitem__(self, index):
+        return _wrap(super().__getitem__(index))
 
     def __array_function__(self, func, types, args, kwargs):
         if func is np.einsum:
@@ -121,16 +140,33 @@ class ExactArray(np.ndarray):
 
 
 def _wrap(value):
-    """Every float ndarray in value as an ExactArray, 0-d results included."""
-    if isinstance(value, np.ndarray) and not isinstance(value, ExactArray) and value.dtype.kind == "f":
+    """Every ndarray in value as an ExactArray, and a NumPy scalar as a 0-d one."""
+    if isinstance(value, np.ndarray) and not isinstance(value, ExactArray) and value.dtype.kind in "biuf":
         return value.view(ExactArray)
-    if isinstance(value, np.floating):
+    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
         return np.asarray(value).view(ExactArray)
     if isinstance(value, tuple):
         return tuple(_wrap(item) for item in value)
     if isinstance(value, list):
         return [_wrap(item) for item in value]
     return value
+
+
+def _positive_zeros(result):
+    """result with every -0 made +0 (in place, where result is an `out` array)."""
+    array = np.asarray(result)
+    if array.dtype.kind == "f":
+        if array.ndim and isinstance(result, np.ndarray):
+            np.add(array, 0.0, out=array, where=array == 0)
+        else:
+            result = array + 0.0
+    return result
+
+
+def _no_exact_version(ufunc, method):
+    name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
+    return (f"np.{name} rounds differently from one machine to the next and has no exact version in "
+            f"grader/authoring/exact.py; add one there, or compute it with operations that have one")
 
 
 def _store(result, kwargs):
@@ -187,7 +223,8 @@ def _integers(x):
 
 
 def _rounded(ints, exponent, dtype):
-    """The exact values ints * 2**exponent, each correctly rounded to float64, then cast to dtype."""
+    """The exact values ints * 2**exponent, each correctly rounded to float64, then cast to dtype
+    (a second rounding, for float32: deterministic, if not always the nearest float32)."""
     ints = np.asarray(ints, dtype=object)
     scale = 1 << max(0, -exponent)
     values = []
@@ -221,12 +258,18 @@ def _exact_or_special(function, operands, kwargs):
     if all(np.isfinite(x).all() for x in operands):
         return result
     with np.errstate(all="ignore"):
-        special = np.asarray(function(*operands)).astype(dtype)
+        special = np.asarray(function(*[_signs(x) for x in operands])).astype(dtype)
     return np.where(np.isfinite(special), result, special)
 
 
+def _signs(x):
+    """x with every finite value replaced by its sign: in a product or a sum of these, inf and
+    nan reach the same places as in the exact result, and no finite part can overflow."""
+    return np.where(np.isfinite(x), np.sign(x), x) if x.dtype.kind == "f" else np.sign(x)
+
+
 def _sum(a, axis=0, dtype=None, keepdims=False, where=True, initial=None):
-    """np.add.reduce of a float array, exact, then rounded once."""
+    """np.add.reduce of a float array, exact, then rounded (see _rounded)."""
     if where is not True or initial is not None:
         raise TypeError("np.add.reduce with where= or initial= has no exact version")
     a = np.asarray(a)
@@ -237,7 +280,7 @@ def _sum(a, axis=0, dtype=None, keepdims=False, where=True, initial=None):
     if finite.all():
         return result
     with np.errstate(all="ignore"):
-        special = np.add.reduce(a, axis=axis, dtype=dtype, keepdims=keepdims)
+        special = np.add.reduce(_signs(a), axis=axis, dtype=dtype, keepdims=keepdims)
     return np.where(np.isfinite(special), result, special)
 
 
@@ -264,7 +307,9 @@ def exact_normal_draws():
     accepted pair), but with the logarithm correctly rounded and every other step a single
     IEEE operation, so that the same seed gives the same bits on every machine. NumPy's own
     draws call the C library's log, and a compiler may fuse x1*x1 + x2*x2 into one rounding.
-    np.random.seed is wrapped too: seeding forgets the spare normal, as NumPy's does."""
+    np.random.seed is wrapped too: seeding forgets the spare normal, as NumPy's does.
+    Only these module-level functions are replaced: the cases' own inputs come from a
+    RandomState of their own and are rounded to multiples of 1/64, which an ulp cannot move."""
     random = np.random
     names = ("seed", "randn", "standard_normal", "normal")
     saved = {name: getattr(random, name) for name in names}
