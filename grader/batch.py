@@ -408,7 +408,8 @@ def available_cores():
 
 
 def pinned_cores(jobs):
-    """The cores to keep the grading processes to, one each; None to let the system place them.
+    """The cores to keep the grading processes to, one each, when the batch takes every core it
+    may use (as it does by default); None to let the system place them.
 
     A grade is a conversation: the grading process sends a case, the worker computes it and
     answers while the grading process waits, about 60 times per submission. With one job per
@@ -417,10 +418,12 @@ def pinned_cores(jobs):
     process on another core and leaving its own core idle meanwhile: two jobs on two cores
     kept 1.94 cores busy instead of 1.83, and graded 5% to 10% faster. One job is not pinned:
     it is faster with its worker free to use a second core while the grading process scores
-    the previous answer.
+    the previous answer. Fewer jobs than cores are not pinned either: pinned to the first
+    cores, they could not move away from other work there (another batch's, say) to the
+    cores left free.
     """
     cores = available_cores() if hasattr(os, "sched_setaffinity") else []
-    return cores if 2 <= jobs <= len(cores) else None
+    return cores if 2 <= jobs == len(cores) else None
 
 
 def grade_one(entry, cases, out, config, digest, source=None):

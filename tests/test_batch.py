@@ -2,13 +2,16 @@
 import csv
 import hashlib
 import json
+import multiprocessing
 import os
 import re
 import shutil
 import stat
 import subprocess
 import sys
+import time
 import zipfile
+from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
@@ -262,12 +265,12 @@ def _cores_seen_by_student_code(tmp_path, cases, jobs, count=4):
     return seen
 
 
-@pytest.mark.skipif(len(batch_module.available_cores()) < 2 or not hasattr(os, "sched_setaffinity"),
-                    reason="needs two cores and CPU affinity")
-def test_with_two_jobs_each_grading_process_and_the_code_it_runs_keep_to_one_core(tmp_path, cases):
-    first_two = batch_module.available_cores()[:2]
-    seen = _cores_seen_by_student_code(tmp_path, cases, jobs=2)
-    assert all(len(cores) == 1 and cores[0] in first_two for cores in seen.values()), seen
+@pytest.mark.skipif(not 2 <= len(batch_module.available_cores()) <= 4 or not hasattr(os, "sched_setaffinity"),
+                    reason="needs two to four cores and CPU affinity")
+def test_with_a_job_per_core_the_code_each_job_runs_keeps_to_its_core(tmp_path, cases):
+    cores = batch_module.available_cores()
+    seen = _cores_seen_by_student_code(tmp_path, cases, jobs=len(cores))
+    assert all(len(found) == 1 and found[0] in cores for found in seen.values()), seen
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="needs CPU affinity")
@@ -276,9 +279,28 @@ def test_with_one_job_the_code_it_runs_may_use_every_core(tmp_path, cases):
     assert seen == {"s0": batch_module.available_cores(), "s1": batch_module.available_cores()}
 
 
-def test_pinning_takes_one_core_per_job_only_when_there_are_two_jobs_and_enough_cores(monkeypatch):
+def test_pinning_takes_one_core_per_job_only_when_the_jobs_take_every_core(monkeypatch):
     monkeypatch.setattr(batch_module, "available_cores", lambda: [0, 2, 5])
-    assert [batch_module.pinned_cores(jobs) for jobs in (1, 2, 3, 4)] == [None, [0, 2, 5], [0, 2, 5], None]
+    assert [batch_module.pinned_cores(jobs) for jobs in (1, 2, 3, 4)] == [None, None, [0, 2, 5], None]
+    monkeypatch.setattr(batch_module, "available_cores", lambda: [3])
+    assert batch_module.pinned_cores(1) is None
+
+
+def _pid_and_cores(seconds):
+    time.sleep(seconds)  # long enough that the other pool process takes the next task
+    return os.getpid(), sorted(os.sched_getaffinity(0))
+
+
+@pytest.mark.skipif(len(batch_module.available_cores()) < 2 or not hasattr(os, "sched_setaffinity"),
+                    reason="needs two cores and CPU affinity")
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_each_grading_process_keeps_to_a_core_no_other_has(cases, start_method):
+    cores = batch_module.available_cores()[:2]
+    context = multiprocessing.get_context(start_method)
+    with ProcessPoolExecutor(2, mp_context=context, initializer=batch_module._adopt,
+                             initargs=(str(cases), load_manifest(cases), cores, context.Value("i", 0))) as pool:
+        seen = dict(pool.map(_pid_and_cores, [0.5, 0.5]))
+    assert sorted(seen.values()) == [[cores[0]], [cores[1]]]
 
 
 def test_no_submissions_is_a_clear_error(tmp_path):
