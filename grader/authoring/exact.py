@@ -95,7 +95,7 @@ class ExactArray(np.ndarray):
                                 f"exact version")
             result = _store(_elementwise(_exp if ufunc is np.exp else _log, args[0]), kwargs)
         elif ufunc is np.matmul and method == "__call__" and floats:
-            result = _store(_exact_or_special(np.matmul, args, kwargs), kwargs)
+            result = _store(_product(np.matmul, args, kwargs), kwargs)
         elif ufunc is np.add and method == "reduce" and floats:
             result = _store(_sum(args[0], **{k: v for k, v in kwargs.items() if k != "out"}), kwargs)
         elif ufunc is np.power and method == "__call__" and np.isscalar(args[1]) and args[1] == 2:
@@ -108,9 +108,9 @@ class ExactArray(np.ndarray):
         elif not floats and not any(_kind(o) == "f" for o in kwargs.get("out") or ()):
             result = getattr(ufunc, method)(*args, **kwargs)  # integers and booleans: exact,
             if _kind(result) == "f":                          # unless the result is a float
-                raise TypeError(_no_exact_version(ufunc, method))
+                raise TypeError(_no_exact_version(_ufunc_name(ufunc, method)))
         else:
-            raise TypeError(_no_exact_version(ufunc, method))
+            raise TypeError(_no_exact_version(_ufunc_name(ufunc, method)))
         if method == "at":
             return None
         if out is not None:
@@ -124,8 +124,7 @@ class ExactArray(np.ndarray):
         if func is np.einsum:
             return _wrap(_einsum(*args, **kwargs))
         if func in _INEXACT_FUNCTIONS or getattr(func, "__module__", "").startswith(_INEXACT_MODULES):
-            raise TypeError(f"np.{func.__name__} rounds differently from one machine to the next and has no "
-                            f"exact version in grader/authoring/exact.py; use @ (np.matmul) or np.einsum")
+            raise TypeError(_no_exact_version(func.__name__, "use @ (np.matmul) or np.einsum"))
         return _wrap(super().__array_function__(func, types, args, kwargs))
 
     def dot(self, other, out=None):
@@ -163,10 +162,13 @@ def _positive_zeros(result):
     return result
 
 
-def _no_exact_version(ufunc, method):
-    name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
+def _ufunc_name(ufunc, method):
+    return ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
+
+
+def _no_exact_version(name, advice="add one there, or compute it with operations that have one"):
     return (f"np.{name} rounds differently from one machine to the next and has no exact version in "
-            f"grader/authoring/exact.py; add one there, or compute it with operations that have one")
+            f"grader/authoring/exact.py; {advice}")
 
 
 def _store(result, kwargs):
@@ -236,19 +238,16 @@ def _rounded(ints, exponent, dtype):
     return np.array(values, dtype=np.float64).reshape(ints.shape).astype(dtype)
 
 
-def _exact_or_special(function, operands, kwargs):
-    """function (a product: matmul or einsum) of float operands, computed exactly.
+def _exactly(function, operands, dtype):
+    """function of the operands (a product or a sum, which must work on Python integers too),
+    computed exactly and rounded to dtype.
 
-    Where an operand is inf or nan, the results it reaches are NumPy's (inf or nan, the same on
-    every machine); every other result is exact, computed with those operands set to zero.
+    Where an operand is inf or nan, the results it reaches are inf or nan as IEEE arithmetic
+    places them, found from the operands' signs (see _signs); every other result is exact,
+    computed with those operands set to zero.
     """
-    options = {k: v for k, v in kwargs.items() if k not in ("out", "optimize")}
-    if options:
-        raise TypeError(f"{function.__name__} with {', '.join(sorted(options))} has no exact version")
     operands = [np.asarray(x) for x in operands]
-    dtype = np.result_type(*operands)
-    finite = [np.where(np.isfinite(x), x, 0) if x.dtype.kind in "fc" else x for x in operands]
-    pieces = [_integers(x) for x in finite]
+    pieces = [_integers(np.where(np.isfinite(x), x, 0) if x.dtype.kind == "f" else x) for x in operands]
     try:
         ints = function(*[p[0] for p in pieces])
     except TypeError as exc:  # einsum on Python ints needs NumPy 1.25
@@ -262,6 +261,14 @@ def _exact_or_special(function, operands, kwargs):
     return np.where(np.isfinite(special), result, special)
 
 
+def _product(function, operands, kwargs):
+    """A matrix product or einsum of float operands (see _exactly); `out` is the caller's."""
+    options = {k: v for k, v in kwargs.items() if k not in ("out", "optimize")}
+    if options:
+        raise TypeError(f"{function.__name__} with {', '.join(sorted(options))} has no exact version")
+    return _exactly(function, operands, np.result_type(*[np.asarray(x) for x in operands]))
+
+
 def _signs(x):
     """x with every finite value replaced by its sign: in a product or a sum of these, inf and
     nan reach the same places as in the exact result, and no finite part can overflow."""
@@ -273,21 +280,16 @@ def _sum(a, axis=0, dtype=None, keepdims=False, where=True, initial=None):
     if where is not True or initial is not None:
         raise TypeError("np.add.reduce with where= or initial= has no exact version")
     a = np.asarray(a)
-    dtype = np.dtype(dtype) if dtype is not None else a.dtype
-    finite = np.isfinite(a)
-    ints, exponent = _integers(np.where(finite, a, 0))
-    result = _rounded(np.add.reduce(ints, axis=axis, keepdims=keepdims), exponent, dtype)
-    if finite.all():
-        return result
-    with np.errstate(all="ignore"):
-        special = np.add.reduce(_signs(a), axis=axis, dtype=dtype, keepdims=keepdims)
-    return np.where(np.isfinite(special), result, special)
+
+    def add(values):
+        return np.add.reduce(values, axis=axis, keepdims=keepdims)
+    return _exactly(add, [a], np.dtype(dtype) if dtype is not None else a.dtype)
 
 
 def _einsum(subscripts, *operands, **kwargs):
     if not isinstance(subscripts, str):
         raise TypeError("np.einsum on ExactArrays takes its subscripts as a string")
-    floats = any(np.asarray(x).dtype.kind in "fc" for x in operands)
+    floats = any(_kind(x) in "fc" for x in operands)
     plain_operands = [plain(x) for x in operands]
     if not floats:
         return np.einsum(subscripts, *plain_operands, **kwargs)
@@ -295,7 +297,7 @@ def _einsum(subscripts, *operands, **kwargs):
     def product(*arrays):
         return np.einsum(subscripts, *arrays)
     product.__name__ = "einsum"
-    return _store(_exact_or_special(product, plain_operands, kwargs), kwargs)
+    return _store(_product(product, plain_operands, kwargs), kwargs)
 
 
 # normal draws ---------------------------------------------------------------------------
