@@ -524,7 +524,8 @@ def run_batch(source, out, cases="test_cases", jobs=None, force=False, config=No
         workers = min(jobs, len(remaining))
         cores = pinned_cores(workers)
         with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_adopt,
-                                 initargs=(str(cases), manifest, cores, context.Value("i", 0))) as pool:
+                                 initargs=(str(cases), manifest, cores,
+                                           context.Value("i", 0) if cores else None)) as pool:
             futures = {pool.submit(grade_one, entry, str(cases), str(out), str(config) if config else None,
                                    fp, str(source)): (entry, fp) for entry, fp in remaining}
             try:
