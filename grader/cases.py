@@ -1,9 +1,10 @@
 """The test cases on disk: test_cases/manifest.json and one .npz file per case.
 
-The manifest is generated from reference/ and assignment.toml by
-`python -m grader generate`. It holds everything the grader needs at grading time,
-so the grader never imports instructor code: the recorded interface, points,
-tolerances, limits, the mistake catalog's hints, and every file's SHA-256.
+The manifest is generated from the assignment folder (assignment.toml, reference/,
+spec/) by `python -m grader generate`. It holds everything the grader needs at
+grading time, so the grader never imports instructor code: the student files and
+what each imports from the others, the recorded interface, points, tolerances,
+limits, each case's call, the mistake catalog's hints, and every file's SHA-256.
 Arrays are stored without pickles, and read with allow_pickle=False.
 """
 import hashlib
@@ -19,17 +20,18 @@ from typing import Dict, Optional, Tuple
 from .errors import UserError
 
 MANIFEST = "manifest.json"
-FORMAT = 1
+FORMAT = 2
 # What the grader reads from a manifest besides its files and cases, with the JSON type of
 # each (the generator writes all of it, and a test checks that it does).
 NUMBER, TEXT, OBJECT, ARRAY = "a number", "a string", "an object", "an array"
-SECTIONS = {"assignment": OBJECT, "settings": OBJECT, "interface": OBJECT, "functions": ARRAY,
+SECTIONS = {"assignment": OBJECT, "settings": OBJECT, "modules": ARRAY, "interface": OBJECT, "functions": ARRAY,
             "mistakes": OBJECT, "files": OBJECT, "cases": ARRAY}
 ASSIGNMENT = {"title": TEXT, "tie_rule": TEXT}
 SETTINGS = {"case_timeout": NUMBER, "import_timeout": NUMBER, "total_budget": NUMBER, "worker_memory_mb": NUMBER,
             "output_limit_kb": NUMBER, "tolerance_floor": NUMBER, "init_std_tolerance": NUMBER,
             "forbidden_imports": ARRAY, "on_forbidden": TEXT, "hidden_visibility": TEXT}
 FUNCTION = {"name": TEXT, "module": TEXT, "points": NUMBER, "number": TEXT}
+MODULE = {"name": TEXT, "file": TEXT, "imports": OBJECT}
 _PYTHON = {NUMBER: (int, float), TEXT: str, OBJECT: dict, ARRAY: list}
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -53,7 +55,9 @@ class Case:
     call: dict
     mistakes: Tuple[str, ...]
     number: str
-    extra: dict = field(default_factory=dict)
+    values: dict = field(default_factory=dict)     # the case's values that are not arrays, by name
+    windows: dict = field(default_factory=dict)    # pooling geometry: {input, size, stride, padding, ties}
+    mutable: Tuple[str, ...] = ()                  # inputs the function may change in place (they are graded)
 
     @property
     def hidden(self):
@@ -120,8 +124,16 @@ class Manifest:
 
     @property
     def functions(self):
-        """[{name, module, points, number}] in interface order."""
+        """[{name, module, points, number, outputs, check}] in declaration order."""
         return self.raw["functions"]
+
+    @property
+    def modules(self):
+        """[{name, file, imports}]: the student files, with what each imports from the others."""
+        return self.raw["modules"]
+
+    def function(self, name):
+        return next(f for f in self.functions if f["name"] == name)
 
     @property
     def interface(self):
@@ -198,10 +210,16 @@ def _structure(raw):
     _expect_fields(raw, SECTIONS, "")
     _expect_fields(raw["assignment"], ASSIGNMENT, "assignment")
     _expect_fields(raw["settings"], SETTINGS, "settings")
+    modules = set()
+    for index, module in enumerate(raw["modules"]):
+        _expect_fields(module, MODULE, f"modules[{index}]")
+        modules.add(module["name"])
     for index, function in enumerate(raw["functions"]):
         _expect_fields(function, FUNCTION, f"functions[{index}]")
         if function["module"] not in raw["interface"]:
             raise ValueError(f"interface.{function['module']} is missing")
+        if function["module"] not in modules:
+            raise ValueError(f"modules has no entry for {function['module']}")
         _expect(raw["interface"][function["module"]], OBJECT, f"interface.{function['module']}")
     for key, mistake in raw["mistakes"].items():
         _expect(mistake, OBJECT, f"mistakes.{key}")
@@ -213,8 +231,9 @@ def _structure(raw):
             if key not in CASE_FIELDS:
                 raise ValueError(f"{name}.{key} is not a field of a case")
             _expect(value, CASE_FIELDS[key], f"{name}.{key}")
-        cases.append(Case(tags=tuple(entry["tags"]), mistakes=tuple(entry["mistakes"]), **{
-            k: v for k, v in entry.items() if k not in ("tags", "mistakes")}))
+        cases.append(Case(tags=tuple(entry["tags"]), mistakes=tuple(entry["mistakes"]),
+                          mutable=tuple(entry.get("mutable", ())), **{
+                              k: v for k, v in entry.items() if k not in ("tags", "mistakes", "mutable")}))
     return tuple(cases)
 
 
@@ -340,5 +359,5 @@ def sha256_file(path):
 
 
 def file_stem(case_id):
-    """'FullyConnectedNet.__init__/two-hidden-layers' -> 'FullyConnectedNet.init--two-hidden-layers'."""
+    """'Net.__init__/two-hidden-layers' -> 'Net.init--two-hidden-layers'."""
     return case_id.replace("__init__", "init").replace("/", "--")

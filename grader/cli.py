@@ -16,34 +16,49 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 def cmd_generate(args):
-    from .authoring import casespecs, generate as gen
+    from .authoring import generate as gen
     if args.list:
-        for spec in casespecs.CASES:
-            print(f"{spec.id:55} {spec.label}")
+        for case_id, label, hidden in gen.listing(args.assignment, args.config):
+            print(f"{case_id:55} {label}{'  (hidden)' if hidden else ''}")
         return 0
-    generated = gen.generate(args.project, args.config)
+    generated = gen.generate(args.assignment, args.config)
     if args.check:
-        problems = gen.check(generated, args.project)
+        problems = gen.check(generated, args.assignment)
         if problems:
             for path, problem in problems:
                 print(f"{path}: {problem}")
             print(f"error: {len(problems)} generated file(s) are out of date; "
-                  f"run `python -m grader generate` and commit the result", file=sys.stderr)
+                  f"run `{_command('generate', args.assignment)}` and commit the result", file=sys.stderr)
             return 1
         print(f"generated files are up to date: {generated.case_count} cases, "
               f"{generated.mistake_count} stored mistake outputs, student template")
         return 0
-    changed, stale = gen.write(generated, args.project, prune=args.prune)
+    changed, removed = gen.write(generated, args.assignment)
     print(f"wrote {len(changed)} changed file(s) of {len(generated.files)}: "
           f"{generated.case_count} cases, {generated.mistake_count} stored mistake outputs")
     for path in changed:
         print(f"  {path}")
-    if stale:
-        verb = "removed" if args.prune else "no longer generated (remove them, or rerun with --prune)"
-        print(f"{len(stale)} file(s) {verb}:")
-        for path in stale:
+    if removed:
+        print(f"removed {len(removed)} file(s) the assignment no longer generates:")
+        for path in removed:
             print(f"  {path}")
     return 0
+
+
+def cmd_check(args):
+    from .authoring.check import check_assignment
+
+    def show(step):
+        print(f"{'ok  ' if step.ok else 'FAIL'}  {step.name}")
+        for line in step.details:
+            print(f"      {line}")
+    report = check_assignment(args.assignment, show)
+    if report.ok:
+        print(f"the assignment in {args.assignment} is ready")
+        return 0
+    print(f"error: the assignment in {args.assignment} is not ready: "
+          f"{', '.join(step.name for step in report.steps if not step.ok)}", file=sys.stderr)
+    return 1
 
 
 def cmd_grade(args):
@@ -51,8 +66,9 @@ def cmd_grade(args):
 
     from .engine import grade
     submission = Path(args.submission)
+    cases, config = _cases_and_config(args)
     out = Path(args.out) if args.out else Path("reports") / _report_name(submission)
-    result = grade(submission, Path(args.cases), config_path=_config_beside(args), results_dir=out)
+    result = grade(submission, cases, config_path=config, results_dir=out)
     from .outputs import summary_table, write_outputs  # (loaded by grade() already)
     results, report = write_outputs(result, out)
     if not args.quiet:
@@ -71,8 +87,8 @@ def cmd_batch(args):
     from pathlib import Path
 
     from .batch import Progress, run_batch
-    outcomes, manifest = run_batch(args.submissions, args.out, Path(args.cases), args.jobs, args.force,
-                                   _config_beside(args), Progress())
+    cases, config = _cases_and_config(args)
+    outcomes, manifest = run_batch(args.submissions, args.out, cases, args.jobs, args.force, config, Progress())
     graded = [o for o in outcomes if o.status == "graded"]
     failed = [o for o in outcomes if o.status != "graded"]
     print(f"graded {len(graded)} of {len(outcomes)} submissions into {args.out}/")
@@ -88,7 +104,7 @@ def cmd_batch(args):
 
 def cmd_package(args):
     from .authoring.package import build_package
-    out, files = build_package(args.project, args.out)
+    out, files = build_package(args.assignment, args.out)
     cases = sum(1 for name in files if name.endswith(".npz"))
     print(f"wrote {out}: {len(files)} files ({cases} test cases, public and hidden)")
     print("upload it as the autograder of a Gradescope programming assignment (Ubuntu 22.04 base image)")
@@ -97,7 +113,7 @@ def cmd_package(args):
 
 def cmd_release(args):
     from .authoring.release import build_release
-    out, files = build_release(args.project, args.out)
+    out, files = build_release(args.assignment, args.out)
     cases = sum(1 for name in files if name.endswith(".npz"))
     print(f"wrote {out}: {len(files)} files, {cases} public test cases")
     print("give it to students: they unzip it, run `pip install -r requirements.txt`, then `pytest`")
@@ -125,55 +141,85 @@ def _positive_count(text):
     return value
 
 
+def _command(verb, assignment):
+    """The command line that runs `verb` on the assignment, as a user would type it."""
+    from pathlib import Path
+    same = Path(assignment).resolve() == Path.cwd().resolve()
+    return f"python -m grader {verb}" + ("" if same else f" --assignment {assignment}")
+
+
+def _add_assignment_option(parser):
+    parser.add_argument("--assignment", default=".", metavar="DIR",
+                        help="the assignment's folder, holding assignment.toml, reference/, spec/ and the "
+                             "generated test_cases/ (default: the current folder)")
+    parser.add_argument("--project", dest="assignment", help=argparse.SUPPRESS)  # its earlier name
+
+
 def _add_case_options(parser):
-    parser.add_argument("--cases", default="test_cases", help="test cases folder (default: test_cases)")
+    _add_assignment_option(parser)
+    parser.add_argument("--cases", help="test cases folder (default: DIR/test_cases)")
     parser.add_argument("--config", help="assignment config to check the cases against "
                                          "(default: assignment.toml beside the cases, if present)")
 
 
-def _config_beside(args):
-    """The --config file, which must exist, or else assignment.toml beside the cases, if there is one."""
+def _cases_and_config(args):
+    """The test cases folder and the config (or None) that grade and batch use."""
     from pathlib import Path
+    cases = Path(args.cases) if args.cases else Path(args.assignment) / "test_cases"
+    if not (cases / "manifest.json").is_file() and not args.cases:
+        folder = Path(args.assignment)
+        if not (folder / "assignment.toml").is_file():
+            raise UserError(f"{folder.resolve()} holds no assignment (no assignment.toml, no test_cases/); run "
+                            f"this from an assignment's folder, or give --assignment DIR")
     if args.config:
         config = Path(args.config)
         if not config.is_file():
             problem = "not found" if not config.exists() else "is not a file"
             raise UserError(f"config file {config} {problem}; give --config an assignment.toml, or leave "
                             f"it out to use the one beside the cases")
-        return config
-    config = Path(args.cases).parent / "assignment.toml"
-    return config if config.is_file() else None
+        return cases, config
+    config = cases.parent / "assignment.toml"
+    return cases, (config if config.is_file() else None)
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m grader",
-        description="Autograder for the NumPy backprop assignment (fully-connected, convolutional "
-                    "and pooling layers).")
+        description="Autograder for NumPy backprop assignments: generates the test vectors and the student "
+                    "template from a reference solution, and grades submissions locally and on Gradescope.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    p = sub.add_parser("generate", help="write test_cases/ and student_template/ from reference/ and "
+    p = sub.add_parser("generate", help="write test_cases/ and student_template/ from reference/, spec/ and "
                                         "assignment.toml",
-                       description="Generate the test vectors and the student template from the "
-                                   "reference solution and assignment.toml, with fixed seeds.")
+                       description="Generate the test vectors and the student template of an assignment from "
+                                   "its reference solution, its spec/ and assignment.toml, with fixed seeds. "
+                                   "Files it no longer generates (a function dropped from [points], a case "
+                                   "made hidden) are removed.")
     p.add_argument("--check", action="store_true",
-                   help="compare the files on disk with a fresh generation, byte for byte; exit 1 if "
-                        "any differs (for CI)")
-    p.add_argument("--list", action="store_true", help="list every case id and label, then exit")
-    p.add_argument("--prune", action="store_true",
-                   help="also delete files under test_cases/ and student_template/ that are no longer "
-                        "generated")
-    p.add_argument("--project", default=".", help="project root holding reference/ (default: .)")
-    p.add_argument("--config", default=None, help="assignment config (default: PROJECT/assignment.toml)")
+                   help="compare the files on disk with a fresh generation; exit 1 if any differs (for CI)")
+    p.add_argument("--list", action="store_true", help="list every case id and label (hidden ones marked), then exit")
+    p.add_argument("--prune", action="store_true", help=argparse.SUPPRESS)  # stale files are always removed now
+    _add_assignment_option(p)
+    p.add_argument("--config", default=None, help="assignment config (default: DIR/assignment.toml)")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("check", help="check that an assignment is sound: config, generated files, full marks "
+                                     "for the reference, 0 for the template, every mistake named",
+                       description="Check an assignment in seconds: its config is valid; test_cases/ and "
+                                   "student_template/ are in sync; the reference, laid out as a student would "
+                                   "submit it, scores full marks; the untouched template scores 0 without a "
+                                   "crash; every catalogued mistake is detected and named. Exits 1 with the "
+                                   "reasons if anything fails.")
+    _add_assignment_option(p)
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("grade", help="grade one submission (a folder or a .zip)",
                        description="Grade a submission folder or .zip against the test cases. Writes "
                                    "results.json (Gradescope's format) and report.html, and prints a "
                                    "summary. Exits 0 whenever grading completed, whatever the score.")
-    p.add_argument("submission", help="folder or .zip holding layers.py and fc_net.py (may be nested "
-                                      "at most two folders deep)")
+    p.add_argument("submission", help="folder or .zip holding the assignment's files (may be nested at most "
+                                      "two folders deep)")
     p.add_argument("--out", help="where to write results.json and report.html "
                                  "(default: reports/<submission name>/)")
     _add_case_options(p)
@@ -198,16 +244,16 @@ def build_parser():
                        description="Build the autograder zip to upload to Gradescope: setup.sh and "
                                    "run_autograder at its root, the grader runtime, every test case and "
                                    "the config. It holds no reference code.")
-    p.add_argument("--out", help="zip to write (default: dist/autograder.zip)")
-    p.add_argument("--project", default=".", help="project root (default: .)")
+    p.add_argument("--out", help="zip to write (default: DIR/dist/autograder.zip)")
+    _add_assignment_option(p)
     p.set_defaults(func=cmd_package)
 
     p = sub.add_parser("release", help="build the zip students get: template, public cases, local tests",
                        description="Build the student release: the template files, the public test "
                                    "cases only, a pytest suite that grades them with the same engine "
                                    "as Gradescope, requirements.txt and a README for students.")
-    p.add_argument("--out", help="zip to write (default: dist/release.zip)")
-    p.add_argument("--project", default=".", help="project root (default: .)")
+    p.add_argument("--out", help="zip to write (default: DIR/dist/release.zip)")
+    _add_assignment_option(p)
     p.set_defaults(func=cmd_release)
 
     p = sub.add_parser("autograde", help="grade inside Gradescope's container (run_autograder calls this)",

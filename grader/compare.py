@@ -95,12 +95,12 @@ def outputs_match(expected, got, tolerance, floor=1e-8):
     return True
 
 
-def init_problems(got, expected, weight_scale, tolerance):
-    """What is wrong with FullyConnectedNet's initial params, as a list of messages.
+def init_problems(got, expected, weight_scale, tolerance, zeros=("b",)):
+    """What is wrong with randomly initialised parameters, as a list of messages.
 
-    Shapes, dtypes and zero biases are exact. A weight matrix passes when its mean
-    is within 4 standard errors of 0 and its standard deviation within
-    `tolerance` (relative) of weight_scale.
+    Shapes, dtypes and the arrays that must be zeros (whose key starts with one of
+    `zeros`) are exact. Any other array passes when its mean is within 4 standard
+    errors of 0 and its standard deviation within `tolerance` (relative) of weight_scale.
     """
     problems = []
     expected_keys = sorted(expected, key=_param_order)
@@ -124,7 +124,7 @@ def init_problems(got, expected, weight_scale, tolerance):
         if not np.all(np.isfinite(data)):
             problems.append(f"{key} contains NaN or inf")
             continue
-        if key.split(".")[-1].startswith("b"):
+        if is_zeros(key, zeros):
             if np.any(data != 0):
                 problems.append(f"{key} should be all zeros; {int(np.count_nonzero(data))} entries are not")
         else:
@@ -138,10 +138,15 @@ def init_problems(got, expected, weight_scale, tolerance):
     return problems
 
 
-def init_std(params):
-    """{weight key: standard deviation} of the weight matrices in params."""
+def is_zeros(key, zeros):
+    """Whether a parameter ('params.b1' or 'b1') is one of those initialised to zeros."""
+    return key.split(".")[-1].startswith(tuple(zeros))
+
+
+def init_std(params, zeros=("b",)):
+    """{key: standard deviation} of the randomly drawn (not zero-initialised) arrays in params."""
     return {k: float(np.asarray(v, dtype=np.float64).std()) for k, v in params.items()
-            if not k.split(".")[-1].startswith("b") and np.size(v)}
+            if not is_zeros(k, zeros) and np.size(v)}
 
 
 def _param_order(key):

@@ -4,6 +4,10 @@ Each key is declared once below, with its type, its default and a one-line
 description. An unknown key, a value of the wrong type or outside its allowed
 values (NaN and infinity are never allowed), or points that do not add up raise
 ConfigError naming the key and the file.
+
+[points] selects what is graded: a function is part of the assignment exactly when
+it has points there. Names in [points], [output_weights] and tolerance.functions
+must be functions the assignment declares (spec/functions.py); a Declared says which.
 """
 import dataclasses
 import hashlib
@@ -14,7 +18,7 @@ from pathlib import Path
 from typing import Dict, Tuple
 
 from .errors import UserError
-from .interface import BY_NAME, FUNCTION_NAMES, TIE_RULES
+from .ties import TIE_RULES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,6 +34,17 @@ DAY = 86400
 
 class ConfigError(UserError):
     """assignment.toml is missing, malformed or inconsistent."""
+
+
+@dataclass(frozen=True)
+class Declared:
+    """The functions an assignment declares, for checking the names the config uses.
+
+    outputs: {function name: its graded outputs' names, in order}, in declaration order.
+    where: the file that declares them, named in errors.
+    """
+    outputs: Dict[str, Tuple[str, ...]]
+    where: str = "spec/functions.py"
 
 
 # Why a value at or above `below` is refused, unless a key says otherwise.
@@ -78,8 +93,8 @@ class ToleranceSection:
     floor: float = _key("Denominator floor of the relative error, for values near zero; at most 0.001, "
                         "since a larger floor passes wrong answers whose values are small.", 1e-8, minimum=0,
                         maximum=1e-3)
-    init_std: float = _key("Allowed relative deviation of a weight matrix's standard deviation from "
-                           "weight_scale in the FullyConnectedNet init cases; less than 1, since a "
+    init_std: float = _key("Allowed relative deviation of a weight matrix's standard deviation from its "
+                           "scale in the cases that check a random initialisation; less than 1, since a "
                            "deviation of 100% passes weights that are all zero.", 0.15, minimum=0, below=1.0,
                            why="a deviation of 100% or more passes weights that are all zero")
     functions: Dict[str, float] = _key("Per-function overrides of the default tolerance.", factory=dict,
@@ -126,8 +141,11 @@ SECTIONS = {
     "imports": ImportsSection,
 }
 
-def load_config(path="assignment.toml"):
-    """Read and validate assignment.toml. Raises ConfigError naming the bad key."""
+def load_config(path="assignment.toml", declared=None):
+    """Read and validate assignment.toml. Raises ConfigError naming the bad key.
+
+    declared: the assignment's Declared functions; without it the function names in
+    the config are not checked (and every output of a function weighs as configured)."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -138,21 +156,21 @@ def load_config(path="assignment.toml"):
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    config = parse_config(data, where=str(path))
+    config = parse_config(data, where=str(path), declared=declared)
     return dataclasses.replace(config, path=str(path), sha256=hashlib.sha256(raw).hexdigest())
 
 
-def parse_config(data, where="assignment.toml"):
+def parse_config(data, where="assignment.toml", declared=None):
     known = set(SECTIONS) | {"points", "output_weights"}
     for name in data:
         if name not in known:
             raise ConfigError(f"{where}: unknown section [{name}]; the sections are "
                               f"{', '.join('[' + k + ']' for k in sorted(known))}")
     sections = {name: _section(cls, data.get(name, {}), name, where) for name, cls in SECTIONS.items()}
-    points = _points(data.get("points"), sections["assignment"].total_points, where)
-    weights = _output_weights(data.get("output_weights", {}), where)
+    points = _points(data.get("points"), sections["assignment"].total_points, where, declared)
+    weights = _output_weights(data.get("output_weights", {}), where, declared, points)
     for function in sections["tolerance"].functions:
-        _check_function(function, "tolerance.functions", where)
+        _check_function(function, "tolerance.functions", where, declared)
     config = Config(points=points, output_weights=weights, **sections)
     return config
 
@@ -229,41 +247,44 @@ def _type_name(tp):
     return {float: "number", int: "integer", str: "string"}.get(tp, "value")
 
 
-def _check_function(name, key, where):
-    if name not in FUNCTION_NAMES:
-        raise ConfigError(f"{where}: {key} names unknown function {name!r}; the functions are "
-                          f"{', '.join(FUNCTION_NAMES)}")
+def _check_function(name, key, where, declared):
+    if declared is not None and name not in declared.outputs:
+        raise ConfigError(f"{where}: {key} names unknown function {name!r}: {declared.where} does not declare "
+                          f"it; it declares {', '.join(declared.outputs)}")
 
 
-def _points(table, total, where):
+def _points(table, total, where, declared):
+    """{function: points} for the functions the assignment grades, in declaration order."""
     if table is None:
-        raise ConfigError(f"{where}: missing [points]: give the points of every function")
+        raise ConfigError(f"{where}: missing [points]: give the points of every function the assignment grades")
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: [points] must be a table of function = points")
+    if not table:
+        raise ConfigError(f"{where}: [points] is empty: give the points of every function the assignment grades")
     points = {}
     for name, value in table.items():
-        _check_function(name, f"points.{name}", where)
+        _check_function(name, f"points.{name}", where, declared)
         number = _number(value, f"points.{name}", where, "a number >= 0")
         if number < 0:
             raise ConfigError(f"{where}: points.{name} must be a number >= 0; got {value!r}")
         points[name] = number
-    missing = [name for name in FUNCTION_NAMES if name not in points]
-    if missing:
-        raise ConfigError(f"{where}: [points] gives no points for {', '.join(missing)}; "
-                          f"give every function a value (0 to leave it ungraded)")
     if not math.isclose(sum(points.values()), total, abs_tol=1e-9):
         raise ConfigError(f"{where}: [points] add up to {sum(points.values()):g}, but "
                           f"assignment.total_points is {total:g}")
-    return {name: points[name] for name in FUNCTION_NAMES}
+    order = list(declared.outputs) if declared is not None else list(points)
+    return {name: points[name] for name in order if name in points}
 
 
-def _output_weights(table, where):
+def _output_weights(table, where, declared, points):
+    """{function: {output: weight}} for the graded functions; 1 where the table says nothing."""
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: [output_weights] must be a table")
+    for name in table:
+        _check_function(name, f"output_weights.{name}", where, declared)
     weights = {}
-    for name in FUNCTION_NAMES:
-        outputs = BY_NAME[name].outputs
+    for name in points:
         given = table.get(name, {})
+        outputs = declared.outputs[name] if declared is not None else tuple(given) if isinstance(given, dict) else ()
         if not isinstance(given, dict):
             raise ConfigError(f"{where}: output_weights.{name} must be a table such as "
                               f"{{ {', '.join(o + ' = 1' for o in outputs)} }}")
@@ -275,8 +296,6 @@ def _output_weights(table, where):
                 raise ConfigError(f"{where}: output_weights.{name}.{output} must be a number > 0; "
                                   f"got {value!r}")
         weights[name] = {output: float(given.get(output, 1.0)) for output in outputs}
-    for name in table:
-        _check_function(name, f"output_weights.{name}", where)
     return weights
 
 

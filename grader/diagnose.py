@@ -7,7 +7,7 @@ flipped sign, a constant factor, all zeros.
 """
 import numpy as np
 
-from .compare import compare_array, init_std
+from .compare import compare_array, init_std, is_zeros
 from .results import Diagnosis
 
 GENERIC = {
@@ -34,9 +34,9 @@ def catalog_matches(case, data, name, got, manifest, floor):
     return matches
 
 
-def init_matches(case, data, name, got, tolerance):
-    """Init mistakes whose weights have the standard deviation the student's have."""
-    if got is None or not name.split(".")[-1].startswith("W") or not got.size:
+def init_matches(case, data, name, got, tolerance, zeros=("b",)):
+    """Mistakes of a random initialisation whose weights have the standard deviation the student's have."""
+    if got is None or is_zeros(name, zeros) or not got.size:
         return []
     std = float(np.asarray(got, dtype=np.float64).std())
     matches = []
@@ -44,7 +44,7 @@ def init_matches(case, data, name, got, tolerance):
         variant = data.mistakes.get(slug, {}).get(name)
         if variant is None:
             continue
-        variant_std = init_std({name: variant})[name]
+        variant_std = init_std({name: variant}, zeros).get(name)
         if variant_std and abs(std - variant_std) <= tolerance * variant_std:
             matches.append(slug)
     return matches

@@ -14,7 +14,7 @@ Steps, in order:
 5. run every case, one call at a time, within its timeout and the run's total
    budget; each case is scored while the worker computes the next one, and a
    timeout or crash costs that case only;
-6. add advice that spans cases (FullyConnectedNet and the layer at fault);
+6. add advice that spans cases (a function that uses another file's failing function);
 7. end every process the student's code started, and remove the sandbox.
 """
 import os
@@ -32,7 +32,6 @@ from .sandbox import open_sandbox
 from .submission import Submission, load_submission
 
 TIMEOUTS_BEFORE_SKIP = 2
-DEFAULT_LAYERS_USED = ("affine_forward", "affine_backward", "relu_forward", "relu_backward", "softmax_loss")
 
 
 def grade(submission_path, cases_root="test_cases", config_path=None, results_dir=None,
@@ -83,12 +82,13 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
         # Everything the grade depends on is read before any student code runs.
         if not checked:
             check_config(manifest, config_path)
-        submission = _read_submission(submission_path)
+        submission = _read_submission(submission_path, [m["file"] for m in manifest.modules])
         result = GradeResult(manifest.title, manifest.tie_rule, submission.name, [], manifest.functions,
-                             notes=list(submission.notes), hidden_visibility=settings["hidden_visibility"])
+                             notes=list(submission.notes), hidden_visibility=settings["hidden_visibility"],
+                             modules=manifest.modules)
         checks = _static_checks(submission, manifest, result)
-        blocked = _blocked_modules(submission, checks, settings, result)
-        runnable = [m for m in ("layers", "fc_net") if m not in blocked]
+        blocked = _blocked_modules(submission, checks, settings, result, manifest.modules)
+        runnable = [m["name"] for m in manifest.modules if m["name"] not in blocked]
 
         if runnable and session is not None:
             result.notices += box.notices
@@ -117,7 +117,7 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
         finally:
             if box is not None:
                 box.close()  # in root mode: kills every process left to the sandbox user
-    _layer_at_fault(result, checks)
+    _layer_at_fault(result, checks, manifest)
     result.seconds = time.monotonic() - started
     return result
 
@@ -132,7 +132,8 @@ def project_folders(cases_root, config_path=None):
         candidates.append(Path(config_path).resolve().parent)
     found = []
     for folder in candidates:
-        if folder not in found and ((folder / "reference").is_dir() or (folder / "assignment.toml").is_file()):
+        if folder not in found and ((folder / "reference").is_dir() or (folder / "spec").is_dir()
+                                    or (folder / "assignment.toml").is_file()):
             found.append(folder)
     return found
 
@@ -213,16 +214,16 @@ def check_config(manifest, config_path):
                         f"`python -m grader generate` so that the cases follow it")
 
 
-def _read_submission(path):
+def _read_submission(path, files):
     try:
-        return load_submission(path)
+        return load_submission(path, files)
     except UserError as exc:
         if not Path(path).exists():
             raise
         name = Path(path).stem
         problem = f"the submission could not be read: {exc}"
-        return Submission(name, {}, {"layers": None, "fc_net": None},
-                          {"layers": problem, "fc_net": problem})
+        modules = [file[:-3] for file in files]
+        return Submission(name, {}, dict.fromkeys(modules), dict.fromkeys(modules, problem))
 
 
 def _static_checks(submission, manifest, result):
@@ -230,18 +231,22 @@ def _static_checks(submission, manifest, result):
     forbidden = manifest.settings["forbidden_imports"]
     helpers = {path: data for path, data in submission.files.items()
                if path.endswith(".py") and path not in submission.modules.values()}
+    student_modules = [m["name"] for m in manifest.modules]
     for module, relative in submission.modules.items():
         if relative is None:
             continue
         checks[module] = static.check_module(module, relative, submission.files[relative],
-                                             manifest.interface[module], helpers, forbidden)
+                                             manifest.interface[module], helpers, forbidden,
+                                             [m for m in student_modules if m != module])
     return checks
 
 
-def _blocked_modules(submission, checks, settings, result):
-    """{module: reason} for the modules that cannot run at all; each reason names its file."""
+def _blocked_modules(submission, checks, settings, result, modules):
+    """{module: reason} for the modules that cannot run at all; each reason names its file.
+
+    A module that imports another student file that cannot run cannot run either."""
     blocked = {}
-    for module in ("layers", "fc_net"):
+    for module in (m["name"] for m in modules):
         if module in submission.problems:
             blocked[module] = submission.problems[module]
             continue
@@ -256,8 +261,11 @@ def _blocked_modules(submission, checks, settings, result):
         elif check.forbidden:
             result.notes.append(f"{check.filename}: " + _forbidden_text(check.forbidden, "should not be used"))
     result.problems += blocked.values()
-    if "layers" in blocked and "fc_net" not in blocked:
-        blocked["fc_net"] = "fc_net.py imports layers.py, which cannot be graded: " + blocked["layers"]
+    for module in modules:  # (in file order: a file imports the files declared before it)
+        broken = [other for other in module["imports"] if other in blocked]
+        if broken and module["name"] not in blocked:
+            blocked[module["name"]] = (f"{module['file']} imports {broken[0]}.py, which cannot be graded: "
+                                       f"{blocked[broken[0]]}")
     return blocked
 
 
@@ -327,8 +335,9 @@ def _run_cases(manifest, checks, blocked, session, budget_deadline, result, prog
     timeouts = {}
     previous = None
     cases = manifest.cases
+    module_of = {f["name"]: f["module"] for f in manifest.functions}
     for index, case in enumerate(cases, start=1):
-        outcome = _skip(case, checks, blocked, timeouts, budget_deadline, result)
+        outcome = _skip(case, module_of[case.function], checks, blocked, timeouts, budget_deadline, result)
         if outcome is None:
             try:
                 pending = session.send(case.call, case_data(case).wire_inputs(),
@@ -360,9 +369,8 @@ def _run_cases(manifest, checks, blocked, session, budget_deadline, result, prog
         finish(*previous)
 
 
-def _skip(case, checks, blocked, timeouts, budget_deadline, result):
+def _skip(case, module, checks, blocked, timeouts, budget_deadline, result):
     """The result of a case that is not run, or None if it runs."""
-    module = "fc_net" if case.function.startswith("FullyConnectedNet") else "layers"
     if module in blocked:
         return _unrunnable(case, "import", blocked[module])
     check = checks[module].functions.get(case.function)
@@ -398,25 +406,31 @@ def _unrunnable(case, status, message):
     return CaseResult(case, status, 0.0, summary=message, outputs=outputs)
 
 
-def _layer_at_fault(result, checks):
-    """Point FullyConnectedNet failures at the student's own failing layers."""
-    failing = {c.case.function for c in result.cases
-               if not c.passed and not c.case.function.startswith("FullyConnectedNet")}
+def _layer_at_fault(result, checks, manifest):
+    """Point the failures of a file's functions at the student's own failing functions it uses
+    from another student file ("FullyConnectedNet uses your affine_backward, which fails its
+    own tests: fix that first")."""
+    failing = {c.case.function for c in result.cases if not c.passed}
     if not failing:
         return
-    fc_check = checks.get("fc_net")
-    used = set(fc_check.layer_names) if fc_check else set()
-    if not used or "*" in used:
-        used = set(DEFAULT_LAYERS_USED)
-    culprits = [name for name in DEFAULT_LAYERS_USED + tuple(sorted(used - set(DEFAULT_LAYERS_USED)))
-                if name in used and name in failing]
-    if not culprits:
-        return
-    for case_result in result.cases:
-        if case_result.case.function.startswith("FullyConnectedNet") and not case_result.passed \
-                and case_result.status not in ("interface", "import", "not-implemented"):
-            names = ", ".join(culprits)
-            verb = "fails" if len(culprits) == 1 else "fail"
-            case_result.notes.append(f"FullyConnectedNet uses your {names}, which {verb} "
-                                     f"{'its' if len(culprits) == 1 else 'their'} own tests: fix "
-                                     f"{'that' if len(culprits) == 1 else 'those'} first.")
+    module_of = {f["name"]: f["module"] for f in manifest.functions}
+    for module in manifest.modules:
+        culprits = []
+        for other, taken in module["imports"].items():
+            check = checks.get(module["name"])
+            used = check.uses.get(other) if check is not None else None
+            if not used or "*" in used:  # the student's file says nothing more precise: what the template takes
+                used = taken
+            culprits += [f["name"] for f in manifest.functions if f["module"] == other and f["name"] in failing
+                         and ("*" in used or f["name"].split(".")[0] in used)]
+        if not culprits:
+            continue
+        names = ", ".join(culprits)
+        one = len(culprits) == 1
+        for case_result in result.cases:
+            if module_of[case_result.case.function] == module["name"] and not case_result.passed \
+                    and case_result.status not in ("interface", "import", "not-implemented"):
+                owner = case_result.case.function.split(".")[0]
+                case_result.notes.append(f"{owner} uses your {names}, which {'fails' if one else 'fail'} "
+                                         f"{'its' if one else 'their'} own tests: fix "
+                                         f"{'that' if one else 'those'} first.")

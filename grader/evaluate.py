@@ -8,18 +8,17 @@ from . import diagnose
 from .compare import compare_array, init_problems
 from .results import CaseResult, Diagnosis, OutputResult
 
-SCALAR_OUTPUTS = ("loss",)
-
 
 def evaluate(case, data, outcome, manifest, memory_mb):
     """CaseResult for a finished call (any status the runner reports)."""
     floor = manifest.settings["tolerance_floor"]
     result = CaseResult(case, "failed", 0.0, seconds=outcome.seconds, output=outcome.output)
     result.inputs = data.inputs  # parsed only if the report shows them
-    if outcome.modified:
+    modified = [name for name in outcome.modified if name not in case.mutable]
+    if modified:
         result.warnings.append(
-            f"{case.function} changed its input{'s' if len(outcome.modified) > 1 else ''} "
-            f"{', '.join(outcome.modified)} in place. A layer must not modify its inputs: the "
+            f"{case.function} changed its input{'s' if len(modified) > 1 else ''} "
+            f"{', '.join(modified)} in place. A function must not modify its inputs: the "
             f"caller may still need them. Work on a copy (x.copy()) or build new arrays.")
     if outcome.status == "ok":
         _score_outputs(result, case, data, outcome, manifest, floor)
@@ -45,7 +44,12 @@ def evaluate(case, data, outcome, manifest, memory_mb):
     else:
         error = outcome.error or {"type": "Exception", "message": ""}
         kind = error["type"]
-        if kind == "NotImplementedError":
+        if error.get("during"):
+            result.status = "error"
+            result.summary = (f"your {error['during']}, which {case.function} takes its cache from, raised "
+                              f"{kind}: {error['message']}".rstrip(": ")
+                              + (f"; implement {error['during']} first" if kind == "NotImplementedError" else ""))
+        elif kind == "NotImplementedError":
             result.status = "not-implemented"
             result.summary = f"{case.function} is not implemented yet"
             result.error = None
@@ -83,7 +87,8 @@ def crash_text(ended, memory_mb):
 
 
 def _score_outputs(result, case, data, outcome, manifest, floor):
-    init = case.function == "FullyConnectedNet.__init__"
+    check = manifest.function(case.function).get("check")
+    init = check is not None and check["kind"] == "random-init"
     tolerance = manifest.settings["init_std_tolerance"] if init else case.tolerance
     returned = outcome.outputs
     for name, points in case.outputs.items():
@@ -93,8 +98,8 @@ def _score_outputs(result, case, data, outcome, manifest, floor):
         comparison = None
         if not message:
             if init:
-                problems = init_problems({name: got}, {name: expected}, case.extra["weight_scale"],
-                                         tolerance)
+                problems = init_problems({name: got}, {name: expected}, case.values[check["scale"]],
+                                         tolerance, check["zeros"])
                 message = "; ".join(p.replace(f"{name} ", f"{_label(name)} ", 1) for p in problems)
             else:
                 comparison = compare_array(expected, got, case.tolerance, floor, _label(name))
@@ -113,7 +118,7 @@ def _score_outputs(result, case, data, outcome, manifest, floor):
         return
     result.status = "partial" if earned > 0 else "failed"
     result.summary = "; ".join(o.message for o in failing[:3]) + ("; ..." if len(failing) > 3 else "")
-    _diagnose(result, case, data, manifest, floor, tolerance)
+    _diagnose(result, case, data, manifest, floor, tolerance, check if init else None)
 
 
 def strip_hidden(result):
@@ -147,7 +152,7 @@ def _check_type(name, meta, got, expected, result):
     if meta["subclass"]:
         result.warnings.append(f"{label} is a {meta['type']}, a subclass of numpy.ndarray; it was "
                                f"graded as a plain array")
-    if name.split(".")[-1] in SCALAR_OUTPUTS and expected.shape == ():
+    if expected.shape == ():  # a single number, such as a loss: a float or a 0-d array
         if got.size == 1 and got.shape != ():
             result.warnings.append(f"{label} is an array of shape {got.shape}; return a float")
             got = got.reshape(())
@@ -168,15 +173,15 @@ def _extra_outputs(result, case, returned):
         result.warnings.append(f"{group} has entries the interface does not use: {keys}")
 
 
-def _diagnose(result, case, data, manifest, floor, tolerance):
+def _diagnose(result, case, data, manifest, floor, tolerance, init=None):
+    """Name the mistakes behind the failing outputs; init: the random-init check, if it is one."""
     found = {}
-    init = case.function == "FullyConnectedNet.__init__"
     for output in result.outputs:
         got = output.got
         if not output.message or got is None:
             continue
         if init:
-            slugs = diagnose.init_matches(case, data, output.name, got, tolerance)
+            slugs = diagnose.init_matches(case, data, output.name, got, tolerance, init["zeros"])
         else:
             slugs = diagnose.catalog_matches(case, data, output.name, got, manifest, floor)
         for slug in slugs:

@@ -95,6 +95,7 @@ class GradeResult:
     budget_exhausted: bool = False
     hidden_visibility: str = "after_published"
     import_output: str = ""                # what the student's files printed when imported
+    modules: List[dict] = field(default_factory=list)   # the manifest's student files, with their imports
 
     @property
     def score(self):

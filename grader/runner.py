@@ -659,10 +659,13 @@ def _clean_error(error):
     """The worker's report of an exception, with only the expected fields and bounded text."""
     if error is None:
         return None
-    return {"type": str(error.get("type", "Exception"))[:200],
-            "message": str(error.get("message", ""))[:2000],
-            "frames": [[str(f[0])[:200], int(f[1]), str(f[2])[:200], str(f[3])[:300]]
-                       for f in list(error.get("frames", []))[:20]]}
+    clean = {"type": str(error.get("type", "Exception"))[:200],
+             "message": str(error.get("message", ""))[:2000],
+             "frames": [[str(f[0])[:200], int(f[1]), str(f[2])[:200], str(f[3])[:300]]
+                        for f in list(error.get("frames", []))[:20]]}
+    if error.get("during"):  # the student's function that raised while making this call's arguments
+        clean["during"] = str(error["during"])[:200]
+    return clean
 
 
 def _clean_meta(meta):

@@ -24,19 +24,20 @@ class ModuleCheck:
     syntax_error: Optional[dict] = None                        # {line, column, message, text}
     forbidden: List[Tuple[str, str, int]] = field(default_factory=list)  # (package, file, line)
     functions: Dict[str, FunctionCheck] = field(default_factory=dict)
-    layer_names: List[str] = field(default_factory=list)        # layer functions fc_net uses
+    uses: Dict[str, List[str]] = field(default_factory=dict)    # other student module -> names it takes
 
     @property
     def ok(self):
         return self.syntax_error is None
 
 
-def check_module(module, filename, source, interface, helper_sources=None, forbidden=()):
+def check_module(module, filename, source, interface, helper_sources=None, forbidden=(), others=()):
     """Check one student file against its recorded interface.
 
     interface: {function name: [{"name", "default"}...]} as recorded by the generator.
     helper_sources: {filename: bytes} of the submission's other .py files, whose
     imports are checked too, since the module may import them.
+    others: the assignment's other student modules: what the file takes from each is noted.
     """
     check = ModuleCheck(module, filename)
     try:
@@ -56,7 +57,8 @@ def check_module(module, filename, source, interface, helper_sources=None, forbi
                                          "deeply or is too long"}
         return check
     scan = may_import(text, forbidden)
-    nodes = list(ast.walk(tree)) if scan or module == "fc_net" else []  # walked once for both scans
+    takes = [other for other in others if other in text]
+    nodes = list(ast.walk(tree)) if scan or takes else []  # walked once for both scans
     check.forbidden = forbidden_imports(tree, filename, forbidden, nodes) if scan else []
     for name, other in (helper_sources or {}).items():
         try:
@@ -66,8 +68,8 @@ def check_module(module, filename, source, interface, helper_sources=None, forbi
             pass
     for name, params in interface.items():
         check.functions[name] = check_signature(tree, name, params, filename)
-    if module == "fc_net":
-        check.layer_names = sorted(_layer_names_used(nodes))
+    if takes:
+        check.uses = names_used(nodes, takes)
     return check
 
 
@@ -133,19 +135,45 @@ def _show(names):
 
 
 def _find(tree, qualname):
-    """The last definition of qualname, and whether the name is bound some other way instead."""
+    """The last definition of qualname, and whether the name is bound some other way instead.
+
+    A method a class does not define itself is looked for in its bases in the same file; a
+    base from elsewhere (an import) may define it, which only running the code can tell."""
     parts = qualname.split(".")
     body = tree.body
     if len(parts) == 2:
         classes = [n for n in body if isinstance(n, ast.ClassDef) and n.name == parts[0]]
         if not classes:
             return None, _bound(body, parts[0])
-        body = classes[-1].body
+        return _find_method(body, classes[-1], parts[1], set())
     name = parts[-1]
     defs = [n for n in body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name]
     if defs:
         return defs[-1], False
     return None, _bound(body, name)
+
+
+def _find_method(module_body, cls, name, seen):
+    defs = [n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name]
+    if defs:
+        return defs[-1], False
+    if _bound(cls.body, name):
+        return None, True
+    seen.add(cls.name)
+    for base in cls.bases:
+        if not isinstance(base, ast.Name) or base.id in ("object",):
+            if isinstance(base, ast.Name):
+                continue
+            return None, True  # a base named some other way (module.Base): it may define the method
+        classes = [n for n in module_body if isinstance(n, ast.ClassDef) and n.name == base.id]
+        if not classes:
+            return None, True  # an imported base: it may define the method
+        if base.id in seen:
+            continue
+        found, bound = _find_method(module_body, classes[-1], name, seen)
+        if found is not None or bound:
+            return found, bound
+    return None, False
 
 
 def _bound(body, name):
@@ -185,12 +213,13 @@ def forbidden_imports(tree, filename, forbidden, nodes=None):
     return found
 
 
-def _layer_names_used(nodes):
-    """Names fc_net.py takes from layers: `from layers import x` and `layers.x` (nodes: its AST, walked)."""
-    used = set()
+def names_used(nodes, modules):
+    """{module: names} the file takes from the other student modules: `from layers import x`
+    and `layers.x` (nodes: its AST, walked); `from layers import *` takes '*'."""
+    used = {}
     for node in nodes:
-        if isinstance(node, ast.ImportFrom) and node.module == "layers":
-            used.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "layers":
-            used.add(node.attr)
-    return used
+        if isinstance(node, ast.ImportFrom) and node.module in modules and not node.level:
+            used.setdefault(node.module, set()).update(alias.name for alias in node.names)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules:
+            used.setdefault(node.value.id, set()).add(node.attr)
+    return {module: sorted(names) for module, names in used.items()}

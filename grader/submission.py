@@ -1,11 +1,12 @@
 """Finding a student's files in a folder or a .zip, however the upload arrived.
 
-Students upload `layers.py` and `fc_net.py` at the top level, or a zip whose
-files sit inside a folder (often one named after the assignment), or two (macOS
-unzips the release into a folder of its own, and a student zips the folder that
-holds it), sometimes with macOS's `__MACOSX/` and `._*` shadows, `__pycache__/` and `.pyc`
-files. The grader takes the shallowest `layers.py` (and `fc_net.py`) at most two
-folders down, and copies the folder holding it. Ambiguity and absence become
+Students upload the assignment's files (such as `layers.py` and `fc_net.py`) at the
+top level, or a zip whose files sit inside a folder (often one named after the
+assignment), or two (macOS unzips the release into a folder of its own, and a
+student zips the folder that holds it), sometimes with macOS's `__MACOSX/` and `._*`
+shadows, `__pycache__/` and `.pyc` files. The grader takes the shallowest copy of
+each required file at most two folders down, and copies the folder holding the
+first one. Ambiguity and absence become
 problems the feedback names; everything that can still be graded is. A zip that
 cannot be read (not a zip, damaged, encrypted) is a UserError.
 """
@@ -24,7 +25,6 @@ try:
 except ImportError:  # a Python without lzma: zipfile then refuses lzma members with a RuntimeError
     LZMAError = RuntimeError
 
-REQUIRED = ("layers.py", "fc_net.py")
 # Folders that are never part of a submission: editors' and tools' litter, virtual
 # environments, and what the grader itself writes (a student may grade their folder with
 # `python -m grader grade .`).
@@ -33,7 +33,7 @@ IGNORED_DIRS = {"__MACOSX", "__pycache__", ".git", ".ipynb_checkpoints", ".idea"
                 "reports", "site-packages"}
 MAX_FILES = 1000
 MAX_BYTES = 50 << 20
-MAX_FOLDERS = 2   # how far below the top of the submission layers.py and fc_net.py are looked for
+MAX_FOLDERS = 2   # how far below the top of the submission the required files are looked for
 # What reading a damaged or unsupported zip raises, besides BadZipFile (which covers bad CRCs):
 # a damaged deflate, bzip2 or lzma stream, data that ends early, offsets that point nowhere,
 # encryption and unsupported compression methods (RuntimeError, NotImplementedError).
@@ -54,8 +54,9 @@ class Submission:
         return None if path is None else self.files[path]
 
 
-def load_submission(path):
-    """Read a submission folder or .zip. Raises UserError if the path cannot be read at all."""
+def load_submission(path, required):
+    """Read a submission folder or .zip holding the `required` files (["layers.py", ...]).
+    Raises UserError if the path cannot be read at all."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: no such file or folder")
@@ -66,55 +67,64 @@ def load_submission(path):
         entries = _zip_entries(path)
         name = path.stem
     else:
-        raise UserError(f"{path}: not a folder or a .zip file; give the folder that holds layers.py "
-                        f"and fc_net.py, or a .zip of it")
-    return locate(name, entries)
+        raise UserError(f"{path}: not a folder or a .zip file; give the folder that holds "
+                        f"{_listed(required)}, or a .zip of it")
+    return locate(name, entries, required)
 
 
-def locate(name, entries):
+def _listed(files):
+    """'a.py', 'a.py and b.py', 'a.py, b.py and c.py'."""
+    files = list(files)
+    return files[0] if len(files) == 1 else ", ".join(files[:-1]) + " and " + files[-1]
+
+
+def locate(name, entries, required):
     """Pick the folder holding the required files out of {relative posix path: bytes}."""
+    required = tuple(required)
     entries = {p: data for p, data in entries.items() if not _ignored(p)}
     found = {}
     problems, notes = {}, []
     too_deep = {}
-    for required in REQUIRED:
-        named = sorted(p for p in entries if PurePosixPath(p).name == required)
+    for needed in required:
+        named = sorted(p for p in entries if PurePosixPath(p).name == needed)
         candidates = [p for p in named if len(PurePosixPath(p).parts) <= MAX_FOLDERS + 1]
         if not candidates:
-            too_deep[required] = named
+            too_deep[needed] = named
             continue
         depth = min(len(PurePosixPath(p).parts) for p in candidates)
         shallowest = sorted(p for p in candidates if len(PurePosixPath(p).parts) == depth)
         if len(shallowest) > 1:
-            problems[required[:-3]] = (f"found {len(shallowest)} files named {required}: "
-                                       f"{', '.join(shallowest)}; submit exactly one")
+            problems[needed[:-3]] = (f"found {len(shallowest)} files named {needed}: "
+                                     f"{', '.join(shallowest)}; submit exactly one")
             continue
-        found[required] = shallowest[0]
+        found[needed] = shallowest[0]
     roots = {str(PurePosixPath(p).parent) for p in found.values()}
-    root = str(PurePosixPath(found.get("layers.py") or next(iter(found.values()), "x")).parent)
+    first = next((found[needed] for needed in required if needed in found), "x")
+    root = str(PurePosixPath(first).parent)
+    anchor = next((needed for needed in required if needed in found), required[0])
     files = {}
     for p, data in entries.items():
         relative = _relative(p, root)
         if relative is not None:
             files[relative] = data
     modules = {}
-    for required in REQUIRED:
-        module = required[:-3]
-        if required in found:
-            relative = _relative(found[required], root)
-            if relative is None:  # fc_net.py lives in another folder than layers.py
-                relative = required
-                files[required] = entries[found[required]]
-                notes.append(f"{found[required]} is not in the same folder as layers.py; graded "
-                             f"next to it, since it imports from layers")
+    for needed in required:
+        module = needed[:-3]
+        if needed in found:
+            relative = _relative(found[needed], root)
+            if relative is None:  # it lives in another folder than the first file
+                relative = needed
+                files[needed] = entries[found[needed]]
+                notes.append(f"{found[needed]} is not in the same folder as {anchor}; graded "
+                             f"next to it, since the files import each other")
             modules[module] = relative
         else:
             modules[module] = None
-            problems.setdefault(module, _missing(required, too_deep.get(required)))
+            problems.setdefault(module, _missing(needed, too_deep.get(needed)))
     if root not in (".", "") and found:
         notes.append(f"the files were found inside the folder {root}/")
     if len(roots) > 1 and not notes:
-        notes.append("layers.py and fc_net.py were found in different folders")
+        notes.append(f"{_listed(list(found))} were found in different folders")
     return Submission(name, files, modules, problems, notes)
 
 
@@ -191,8 +201,8 @@ def _reason(exc):
 
 def _check_size(where, count, total):
     if count > MAX_FILES:
-        raise UserError(f"{where}: more than {MAX_FILES} files; submit only layers.py and fc_net.py "
+        raise UserError(f"{where}: more than {MAX_FILES} files; submit only the assignment's files "
                         f"(and any helper modules they import)")
     if total > MAX_BYTES:
-        raise UserError(f"{where}: more than {MAX_BYTES >> 20} MB of files; submit only layers.py "
-                        f"and fc_net.py (and any helper modules they import)")
+        raise UserError(f"{where}: more than {MAX_BYTES >> 20} MB of files; submit only the assignment's "
+                        f"files (and any helper modules they import)")

@@ -177,31 +177,55 @@ def load_npy(payload):
 
 # Calls -------------------------------------------------------------------------
 
-def materialize(tree, arrays, fresh):
+def materialize(tree, arrays, fresh, modules=None):
     """Build call arguments from a tree of references.
 
     {"a": name} is a fresh copy of an input array (recorded in `fresh` so that
     in-place changes can be detected), {"v": value} a JSON value, {"t": [...]} a
-    tuple, {"dtype": "float32"} a NumPy dtype, and a list a list of arguments.
+    tuple, {"l": [...]} a list, {"d": {...}} a dict, {"dtype": "float32"} a NumPy
+    dtype, and {"call": call, "take": i} item i of what another of the student's
+    functions returns for its own arguments (a cache made by their forward pass);
+    a bare list is a list of arguments.
     """
     import numpy as np
     if isinstance(tree, list):
-        return [materialize(item, arrays, fresh) for item in tree]
+        return [materialize(item, arrays, fresh, modules) for item in tree]
     if "a" in tree:
-        array = np.array(arrays[tree["a"]], copy=True, subok=True)  # (generation passes ExactArrays)
+        array = np.array(arrays[tree["a"]], copy=True, subok=True)
         fresh.append((tree["a"], array, array.tobytes()))
         return array
     if "v" in tree:
         return json.loads(json.dumps(tree["v"]))  # a private copy of dicts and lists
     if "t" in tree:
-        return tuple(materialize(item, arrays, fresh) for item in tree["t"])
+        return tuple(materialize(item, arrays, fresh, modules) for item in tree["t"])
+    if "l" in tree:
+        return [materialize(item, arrays, fresh, modules) for item in tree["l"]]
+    if "d" in tree:
+        return {key: materialize(item, arrays, fresh, modules) for key, item in tree["d"].items()}
     if "dtype" in tree:
         return np.dtype(tree["dtype"])
+    if "call" in tree:
+        try:
+            value, _, _, _ = _invoke(tree["call"], arrays, fresh, modules)
+        except Exception as exc:
+            raise EarlierCallError(tree.get("function", "?"), exc) from exc
+        if not isinstance(value, (tuple, list)) or len(value) <= tree["take"]:
+            raise ReturnShapeError(f"{tree.get('function', '?')} must return a tuple whose item "
+                                   f"{tree['take']} is the cache; got {_short_repr(value)[:80]}")
+        return value[tree["take"]]
     raise ValueError(f"unknown argument {tree!r}")
 
 
 class ReturnShapeError(Exception):
     """The function returned a structure other than the interface's."""
+
+
+class EarlierCallError(Exception):
+    """Another of the student's functions, called to make this call's arguments, raised."""
+
+    def __init__(self, function, error):
+        super().__init__(f"{function} raised {type(error).__name__}")
+        self.function, self.error = function, error
 
 
 def select_outputs(selector, value, where="the return value"):
@@ -227,28 +251,65 @@ def select_outputs(selector, value, where="the return value"):
 
 
 def perform(call, arrays, modules, fresh):
-    """Run one call against `modules` ({'layers': ..., 'fc_net': ...}); returns [(name, value)]."""
-    if call["op"] == "call":
-        function = getattr(modules["layers"], call["function"])
-        args = materialize(call["args"], arrays, fresh)
-        kwargs = {key: materialize(value, arrays, fresh) for key, value in call["kwargs"].items()}
-        value = function(*args, **kwargs)
-        return select_outputs(call["returns"], value, f"{call['function']}'s return value")
-    if call["op"] == "fcnet":
-        import numpy as np
-        cls = getattr(modules["fc_net"], "FullyConnectedNet")
-        init = {key: materialize(value, arrays, fresh) for key, value in call["init"].items()}
+    """Run one call against `modules` ({student module name: module}); returns [(name, value)].
+
+    The call names a module-level function, or a class to construct, attributes to set
+    on the object and the method to call ("__init__": none); what is graded is picked
+    out of the return value by call["returns"] and, by call["after"], out of the
+    arguments or the object once the call has returned.
+    """
+    value, args, kwargs, target = _invoke(call, arrays, fresh, modules)
+    label = f"{call['class']}.{call['method']}" if call.get("class") else call["function"]
+    pairs = select_outputs(call.get("returns"), value, f"{label}'s return value")
+    for name, source in (call.get("after") or {}).items():
+        found = _follow(source["path"], args, kwargs, target, source.get("text", name), label)
+        pairs += select_outputs({"dict": name} if isinstance(found, dict) else name, found, source.get("text", name))
+    return pairs
+
+
+def _invoke(call, arrays, fresh, modules):
+    """Make the call: (its return value, args, kwargs, the object it was made on or None)."""
+    import numpy as np
+    module = modules[call["module"]]
+    if call.get("seed") is not None:
         np.random.seed(call["seed"])
-        model = cls(**init)
-        if call["method"] is None:
-            params = getattr(model, "params", None)
-            return select_outputs(call["returns"], params, "model.params")
-        for key, value in (call["params"] or {}).items():
-            model.params[key] = materialize(value, arrays, fresh)
-        args = materialize(call["args"], arrays, fresh)
-        value = getattr(model, call["method"])(*args)
-        return select_outputs(call["returns"], value, f"FullyConnectedNet.{call['method']}'s return value")
-    raise ValueError(f"unknown op {call['op']!r}")
+    target = None
+    if call.get("class"):
+        init = call.get("init") or {}
+        cls = getattr(module, call["class"])
+        target = cls(*materialize(init.get("args", []), arrays, fresh, modules),
+                     **{k: materialize(v, arrays, fresh, modules) for k, v in init.get("kwargs", {}).items()})
+        for attribute, tree in (call.get("attributes") or {}).items():
+            value = materialize(tree, arrays, fresh, modules)
+            current = getattr(target, attribute, None)
+            if isinstance(value, dict) and isinstance(current, dict):
+                current.update(value)  # entry by entry, into the dict the object made for itself
+            else:
+                setattr(target, attribute, value)
+        function = None if call["method"] == "__init__" else getattr(target, call["method"])
+    else:
+        function = getattr(module, call["function"])
+    args = materialize(call.get("args", []), arrays, fresh, modules)
+    kwargs = {key: materialize(value, arrays, fresh, modules) for key, value in call.get("kwargs", {}).items()}
+    value = function(*args, **kwargs) if function is not None else None
+    return value, args, kwargs, target
+
+
+def _follow(path, args, kwargs, target, text, label):
+    """The value an `after` path names once the call has returned: an argument, or the object,
+    then keys, indexes and attributes."""
+    first, steps = path[0], path[1:]
+    value = target if "self" in first else args[first["arg"]] if "arg" in first else kwargs[first["kwarg"]]
+    for step in steps:
+        try:
+            if "attr" in step:
+                value = getattr(value, step["attr"])
+            else:
+                value = value[step["key"] if "key" in step else step["index"]]
+        except (AttributeError, KeyError, IndexError, TypeError):
+            missing = step.get("attr", step.get("key", step.get("index")))
+            raise ReturnShapeError(f"after {label}, {text} cannot be read: there is no {missing!r}") from None
+    return value
 
 
 def describe_output(name, value):
@@ -355,6 +416,9 @@ def serve(read_fd, write_fd, directory, module_names):
         except ReturnShapeError as exc:
             reply["status"] = "bad-return"
             reply["error"] = {"type": "ReturnShapeError", "message": str(exc), "frames": []}
+        except EarlierCallError as exc:
+            reply["status"] = "error"
+            reply["error"] = dict(exception_report(exc.error, [directory]), during=exc.function)
         except BaseException as exc:  # the student's exception, exit or interrupt
             reply["status"] = "error"
             reply["error"] = exception_report(exc, [directory])

@@ -8,7 +8,9 @@ import re
 from ..config import describe_keys
 
 
-def update_readme(text, config, manifest, mistakes):
+def update_readme(text, assignment, manifest, mistakes):
+    """The README's text with its generated blocks rewritten (a block it lacks is left out)."""
+    config = assignment.config
     blocks = {"points": points_table(config, manifest), "config-keys": config_keys_table(),
               "mistakes": mistakes_table(mistakes)}
     for name, body in blocks.items():

@@ -40,17 +40,18 @@ def case_files(cases_dir):
     return files
 
 
-def build_package(project=".", out=None):
-    """Write the autograder zip; refuses when the generated files are out of date."""
-    project = Path(project)
-    generate.require_up_to_date(project, "the package")
+def build_package(folder=".", out=None):
+    """Write the autograder zip of the assignment in folder; refuses when its generated files are
+    out of date."""
+    folder = Path(folder)
+    generate.require_up_to_date(folder, "the package")
     files = {"setup.sh": (SCRIPTS / "setup.sh").read_bytes(),
              "run_autograder": (SCRIPTS / "run_autograder").read_bytes(),
              "requirements.txt": (SCRIPTS / "requirements.txt").read_bytes(),
-             "assignment.toml": (project / "assignment.toml").read_bytes()}
+             "assignment.toml": (folder / "assignment.toml").read_bytes()}
     files.update(runtime_files())
-    files.update(case_files(project / "test_cases"))
-    out = Path(out) if out else project / "dist" / "autograder.zip"
+    files.update(case_files(folder / "test_cases"))
+    out = Path(out) if out else folder / "dist" / "autograder.zip"
     write_zip(out, zip_bytes(files, executable={"setup.sh", "run_autograder"}))
     return out, files
 

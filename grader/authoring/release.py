@@ -1,10 +1,10 @@
 """`python -m grader release`: the zip students get.
 
-Its top level holds the student template (layers.py, fc_net.py, gradient_check.py),
-a README, requirements.txt, and a pytest suite (conftest.py, test_public_cases.py,
-pytest.ini) that grades the student's files on the public cases with the grader
-runtime vendored beside it: the same engine, comparisons and diagnoses as on
-Gradescope, never a second copy of them. test_cases/ holds the public cases only,
+Its top level holds the student template (the files students write, and the files
+of the reference they get as they are), a README, requirements.txt, and a pytest
+suite (conftest.py, test_public_cases.py, pytest.ini) that grades the student's files
+on the public cases with the grader runtime vendored beside it: the same engine,
+comparisons and diagnoses as on Gradescope, never a second copy of them. test_cases/ holds the public cases only,
 with a manifest filtered to them, so that nothing names a hidden case: not its id,
 label, file, hash, nor a mistake only hidden cases use. The zip never holds
 reference/, assignment.toml (which lists the hidden cases) or grader/authoring/.
@@ -17,41 +17,42 @@ from pathlib import Path
 import jinja2
 
 from ..cases import MANIFEST, manifest_bytes
-from ..errors import UserError
 from . import generate
+from .assignment import CASES_DIR, TEMPLATE_DIR
 from .package import runtime_files, write_zip, zip_bytes
 
 RELEASE = Path(__file__).resolve().parent / "release"
-TEMPLATE_FILES = ("layers.py", "fc_net.py", "gradient_check.py")   # from student_template/
 SUPPORT_FILES = ("conftest.py", "test_public_cases.py", "pytest.ini", "requirements.txt")
 README_TEMPLATE = "README.md.jinja"
 
 # The manifest keys students may see, once the cases are filtered. A key added to the
 # manifest later is left out until someone decides it says nothing about hidden cases.
-PUBLIC_KEYS = ("format", "generator", "assignment", "settings", "interface", "functions", "mistakes",
+PUBLIC_KEYS = ("format", "generator", "assignment", "settings", "modules", "interface", "functions", "mistakes",
                "cases", "files")
 
 
-def build_release(project=".", out=None):
+def build_release(folder=".", out=None):
     """Write the student release zip; returns (its path, {path in the zip: bytes}).
 
     Refuses when the generated files are out of date, so that the release grades
     with what assignment.toml says.
     """
-    project = Path(project)
-    generate.require_up_to_date(project, "the release")
-    cases_dir = project / generate.CASES_DIR
+    folder = Path(folder)
+    generate.require_up_to_date(folder, "the release")
+    cases_dir = folder / CASES_DIR
     manifest = public_manifest(json.loads((cases_dir / MANIFEST).read_text(encoding="utf-8")))
 
-    files = {name: (project / generate.TEMPLATE_DIR / name).read_bytes() for name in TEMPLATE_FILES}
+    template_dir = folder / TEMPLATE_DIR
+    files = {path.name: path.read_bytes() for path in sorted(template_dir.iterdir()) if path.is_file()}
+    templates = {name: data.decode("utf-8") for name, data in files.items() if name.endswith(".py")}
     files.update({name: (RELEASE / name).read_bytes() for name in SUPPORT_FILES})
-    files["README.md"] = render_readme(manifest, files["layers.py"].decode("utf-8")).encode("utf-8")
+    files["README.md"] = render_readme(manifest, templates).encode("utf-8")
     files.update(runtime_files())
     files[f"test_cases/{MANIFEST}"] = manifest_bytes(manifest)
     for name in manifest["files"]:
         files[f"test_cases/{name}"] = (cases_dir / name).read_bytes()
 
-    out = Path(out) if out else project / "dist" / "release.zip"
+    out = Path(out) if out else folder / "dist" / "release.zip"
     write_zip(out, zip_bytes(files))
     return out, files
 
@@ -68,40 +69,56 @@ def public_manifest(raw):
     return public
 
 
-def render_readme(manifest, layers_source):
-    """The students' README.md, from README.md.jinja and the public manifest."""
+def render_readme(manifest, templates):
+    """The students' README.md, from README.md.jinja, the public manifest and the template's files."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(RELEASE)), autoescape=False,
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["points"] = lambda value: f"{value:g}"
+    module_files = {module["name"]: module["file"] for module in manifest["modules"]}
     functions = []
     for function in manifest["functions"]:
         cases = [case for case in manifest["cases"] if case["function"] == function["name"]]
-        functions.append({"name": function["name"], "file": function["module"] + ".py",
+        functions.append({"name": function["name"], "file": module_files[function["module"]],
                           "points": function["points"], "cases": len(cases),
                           "public_points": round(sum(case["points"] for case in cases), 2)})
+    student_files = [module["file"] for module in manifest["modules"]]
+    uses = [{"file": module["file"], "others": [module_files[other] for other in module["imports"]]}
+            for module in manifest["modules"] if module["imports"]]
+    ties = any(case.get("windows", {}).get("ties") for case in manifest["cases"])
     assignment = manifest["assignment"]
+    example = next((case for case in manifest["cases"] if case["visibility"] == "public"), None)
     return env.get_template(README_TEMPLATE).render(
-        title=assignment["title"], tie_rule=assignment["tie_rule"], tie_text=tie_rule_text(layers_source),
-        functions=functions, total_points=assignment["total_points"],
+        title=assignment["title"], tie_rule=assignment["tie_rule"],
+        tie_text=tie_rule_text(templates) if ties else "", functions=functions,
+        student_files=student_files, extra_files=[name for name in templates if name not in student_files],
+        uses=uses, total_points=assignment["total_points"],
+        example_test=(f"{_test_name(example['function'])}[{example['label']}]" if example else ""),
+        example_k=_test_name(example["function"])[len("test_"):] if example else "",
         public_points=round(sum(case["points"] for case in manifest["cases"]), 2),
         public_cases=len(manifest["cases"]))
 
 
-def tie_rule_text(layers_source):
-    """The tie-rule paragraphs of the template's max_pool_backward docstring, as written there.
+def _test_name(function):
+    """As test_public_cases.py names a function's test: 'Net.__init__' -> 'test_Net_init'."""
+    return "test_" + function.replace(".__init__", ".init").replace(".", "_")
 
-    The template states the configured rule in the words students read in their
-    code; the README quotes it rather than saying it a second way.
+
+def tie_rule_text(templates):
+    """The tie-rule paragraphs of the template's docstrings, as written there.
+
+    The paragraphs from one starting 'Ties.' up to the next 'Inputs:' (or the end) of the
+    first docstring that has one: the template states the configured rule in the words
+    students read in their code, and the README quotes it rather than saying it a second way.
     """
-    tree = ast.parse(layers_source)
-    docstring = next((ast.get_docstring(node) for node in tree.body
-                      if isinstance(node, ast.FunctionDef) and node.name == "max_pool_backward"), None)
-    paragraphs = (docstring or "").split("\n\n")
-    start = next((i for i, p in enumerate(paragraphs) if p.startswith("Ties.")), None)
-    if start is None:
-        raise UserError("student_template/layers.py: max_pool_backward's docstring has no paragraph "
-                        "starting 'Ties.', which the release README quotes for the tie rule")
-    end = next((i for i in range(start, len(paragraphs)) if paragraphs[i].startswith("Inputs:")),
-               len(paragraphs))
-    return "\n\n".join(paragraphs[start:end])
+    for source in templates.values():
+        for node in ast.walk(ast.parse(source)):
+            if not isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                continue
+            paragraphs = (ast.get_docstring(node) or "").split("\n\n")
+            start = next((i for i, p in enumerate(paragraphs) if p.startswith("Ties.")), None)
+            if start is not None:
+                end = next((i for i in range(start, len(paragraphs)) if paragraphs[i].startswith("Inputs:")),
+                           len(paragraphs))
+                return "\n\n".join(paragraphs[start:end])
+    return ""

@@ -60,24 +60,43 @@ class Heatmap:
 
 @dataclass
 class Pooling:
-    """The pooling geometry of a case: window size, stride, and which inputs tie."""
-    height: int
-    width: int
-    stride: int
-    shape: Tuple[int, ...]             # the shape of x
-    ties: Optional[np.ndarray]         # bool, the shape of x; None for average pooling
+    """The pooling geometry of a case, over the last two axes of its input, and which inputs tie.
+
+    size, stride and padding are (height, width) pairs; a window may start in the padding,
+    which never wins it."""
+    size: Tuple[int, int]
+    stride: Tuple[int, int]
+    padding: Tuple[int, int]
+    shape: Tuple[int, ...]             # the shape of the input
+    ties: Optional[np.ndarray]         # bool, the input's shape; None unless max pooling
+
+    @property
+    def height(self):
+        return self.size[0]
+
+    @property
+    def width(self):
+        return self.size[1]
 
     @property
     def overlapping(self):
-        return self.stride < max(self.height, self.width)
+        return self.stride[0] < self.size[0] or self.stride[1] < self.size[1]
 
     def out_size(self, shape):
-        return 1 + (shape[-2] - self.height) // self.stride, 1 + (shape[-1] - self.width) // self.stride
+        return tuple(1 + (shape[axis - 2] + 2 * self.padding[axis] - self.size[axis]) // self.stride[axis]
+                     for axis in (0, 1))
 
     def windows(self, shape):
-        """(top, left) of every window over the last two axes of an array of `shape`."""
+        """(top, left) of every window over the last two axes of an array of `shape`, in its own
+        coordinates: negative where a window starts in the padding."""
         rows, cols = self.out_size(shape)
-        return [(i * self.stride, j * self.stride) for i in range(rows) for j in range(cols)]
+        return [(i * self.stride[0] - self.padding[0], j * self.stride[1] - self.padding[1])
+                for i in range(rows) for j in range(cols)]
+
+    def region(self, shape, top, left):
+        """The slices of a window over the last two axes, cut to the array."""
+        return (slice(max(top, 0), min(top + self.height, shape[-2])),
+                slice(max(left, 0), min(left + self.width, shape[-1])))
 
 
 @dataclass
@@ -107,47 +126,33 @@ def severity_color(rel, tolerance):
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def tie_mask(x, pool_param):
+def tie_mask(x, pooling):
     """Boolean mask of the inputs that tie with another input for some window's maximum."""
     x = np.asarray(x, dtype=np.float64)
-    ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
-    H_out, W_out = 1 + (x.shape[2] - ph) // stride, 1 + (x.shape[3] - pw) // stride
     mask = np.zeros(x.shape, dtype=bool)
-    for i in range(H_out):
-        for j in range(W_out):
-            window = x[:, :, i * stride:i * stride + ph, j * stride:j * stride + pw]
-            is_max = window == window.max(axis=(2, 3), keepdims=True)
-            tied = is_max & (is_max.sum(axis=(2, 3), keepdims=True) > 1)
-            mask[:, :, i * stride:i * stride + ph, j * stride:j * stride + pw] |= tied
+    for top, left in pooling.windows(x.shape):
+        region = (Ellipsis,) + pooling.region(x.shape, top, left)
+        window = x[region]
+        if not window.size:
+            continue
+        is_max = window == window.max(axis=(-2, -1), keepdims=True)
+        mask[region] |= is_max & (is_max.sum(axis=(-2, -1), keepdims=True) > 1)
     return mask
 
 
 def case_pooling(result) -> Optional[Pooling]:
-    """The pooling geometry of a visible pooling case with a 4-D input x, else None."""
-    case = result.case
-    if "pool" not in case.function or "x" not in result.inputs or np.ndim(result.inputs["x"]) != 4:
+    """The pooling geometry of a visible case whose function declares windows, else None."""
+    windows = result.case.windows
+    if not windows or windows.get("input") not in result.inputs:
         return None
-    pool_param = _find_pool_param(case.call.get("args", []))
-    if pool_param is None:
+    x = result.inputs[windows["input"]]
+    if np.ndim(x) < 2:
         return None
-    ties = tie_mask(result.inputs["x"], pool_param) if case.function.startswith("max_pool") else None
-    return Pooling(pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"],
-                   tuple(np.shape(result.inputs["x"])), ties)
-
-
-def _find_pool_param(tree):
-    if isinstance(tree, list):
-        for item in tree:
-            found = _find_pool_param(item)
-            if found:
-                return found
-        return None
-    if isinstance(tree, dict):
-        if "v" in tree and isinstance(tree["v"], dict) and "pool_height" in tree["v"]:
-            return tree["v"]
-        if "t" in tree:
-            return _find_pool_param(tree["t"])
-    return None
+    pooling = Pooling(tuple(windows["size"]), tuple(windows["stride"]), tuple(windows["padding"]),
+                      tuple(np.shape(x)), None)
+    if windows.get("ties"):
+        pooling.ties = tie_mask(x, pooling)
+    return pooling
 
 
 def _slices(shape, name):
@@ -190,9 +195,10 @@ def heatmap(output, tolerance, pooling=None) -> Optional[Heatmap]:
         windows = []
         if outline:
             for top, left in pooling.windows(error.shape):
-                if top < rows and left < cols:
-                    windows.append((left * CELL, top * CELL, min(pooling.width, cols - left) * CELL,
-                                    min(pooling.height, rows - top) * CELL))
+                rows_cut, cols_cut = pooling.region((rows, cols), top, left)
+                if rows_cut.stop > rows_cut.start and cols_cut.stop > cols_cut.start:
+                    windows.append((cols_cut.start * CELL, rows_cut.start * CELL,
+                                    (cols_cut.stop - cols_cut.start) * CELL, (rows_cut.stop - rows_cut.start) * CELL))
         panels.append(Panel(label, rows, cols, cells, cols * CELL, rows * CELL, windows))
     nonfinite = bool(np.isinf(error).any())
     legend = [(RIGHT_COLOR, "right (within tolerance)"),
@@ -201,9 +207,10 @@ def heatmap(output, tolerance, pooling=None) -> Optional[Heatmap]:
     if nonfinite:
         legend.append((NONFINITE_COLOR, "NaN or inf"))
     tie_count = int(ties.sum()) if ties is not None else 0
+    lead = ", ".join("ijk"[:error.ndim - 2])
     return Heatmap(output.name, panels, comparison.wrong, comparison.total, tie_count, cropped,
                    max(0, len(slices) - MAX_PANELS), legend, nonfinite, bool(outline),
-                   {2: "", 3: f"{output.name}[i]", 4: f"{output.name}[i, j]"}[error.ndim])
+                   f"{output.name}[{lead}]" if lead else "")
 
 
 def grid(array, wrong=None, tied=None, pooling=None, name="") -> List[Grid]:
@@ -239,12 +246,13 @@ def _window_edges(shape, pooling):
         return None
     out_rows, out_cols = pooling.out_size(shape)
 
-    def window_of(i, size, count):
-        k = i // pooling.stride
-        return k if k < count and i - k * pooling.stride < size else None
+    def window_of(i, axis, count):
+        k = (i + pooling.padding[axis]) // pooling.stride[axis]
+        inside = i + pooling.padding[axis] - k * pooling.stride[axis] < pooling.size[axis]
+        return k if k < count and inside else None
 
-    row_window = [window_of(r, pooling.height, out_rows) for r in range(rows)]
-    col_window = [window_of(c, pooling.width, out_cols) for c in range(cols)]
+    row_window = [window_of(r, 0, out_rows) for r in range(rows)]
+    col_window = [window_of(c, 1, out_cols) for c in range(cols)]
     return [[("l" if c and col_window[c] != col_window[c - 1] else "")
              + ("t" if r and row_window[r] != row_window[r - 1] else "") for c in range(cols)]
             for r in range(rows)]
@@ -258,15 +266,15 @@ def failing_windows(x, expected, got, wrong, pooling, limit=MAX_WINDOWS):
     found, total = [], 0
     for lead in np.ndindex(*x.shape[:-2]):
         for top, left in pooling.windows(x.shape):
-            region = lead + (slice(top, top + pooling.height), slice(left, left + pooling.width))
+            rows, cols = pooling.region(x.shape, top, left)
+            region = lead + (rows, cols)
             if not wrong[region].any():
                 continue
             total += 1
             if len(found) >= limit:
                 continue
             ties = pooling.ties[region] if pooling.ties is not None else None
-            where = (f"x[{', '.join(map(str, lead))}, {top}:{top + pooling.height}, "
-                     f"{left}:{left + pooling.width}]")
+            where = f"x[{''.join(f'{i}, ' for i in lead)}{rows.start}:{rows.stop}, {cols.start}:{cols.stop}]"
             found.append({"label": where,
                           "x": grid(x[region], None, ties),
                           "expected": grid(expected[region], wrong[region]),

@@ -14,7 +14,7 @@ import jinja2
 import numpy as np
 
 from .. import __version__
-from ..interface import TIE_RULE_TEXT
+from ..ties import TIE_RULE_TEXT
 from ..feedback import SMALL_ARRAY, bounded
 from . import figures
 
@@ -150,9 +150,10 @@ def output_view(output, result, pooling):
         # small: both in full, side by side, even when the shapes differ (a transposed result shows)
         if over_x:
             ties = pooling.ties
-            view["columns"].append({"title": "input x", "kind": "input",
+            x_name = case.windows["input"]
+            view["columns"].append({"title": f"input {x_name}", "kind": "input",
                                     "note": "outlined: tied maxima" if ties is not None and ties.any() else "",
-                                    "grids": figures.grid(result.inputs["x"], None, ties, pooling, "x")})
+                                    "grids": figures.grid(result.inputs[x_name], None, ties, pooling, x_name)})
         shown_pooling = pooling if over_x else None
         view["columns"] += [
             {"title": f"expected {output.name}", "kind": "expected", "note": f"shape {_shape(expected.shape)}"
@@ -166,7 +167,7 @@ def output_view(output, result, pooling):
              "got": f"{float(got[index]):.6g}"} for index in comparison.first_wrong]
         if over_x and wrong is not None:
             view["windows"], view["windows_total"] = figures.failing_windows(
-                np.asarray(result.inputs["x"]), expected, got, wrong, pooling)
+                np.asarray(result.inputs[case.windows["input"]]), expected, got, wrong, pooling)
     return view
 
 
@@ -209,24 +210,27 @@ def array_text(array, indent=0):
 
 
 def call_text(call):
-    """How the case calls the student's code, as a line of Python, or "" if unknown."""
+    """How the case calls the student's code, as Python, or "" if unknown."""
     try:
-        if call.get("op") == "call":
-            args = [_arg_text(a) for a in call.get("args", [])]
-            args += [f"{k}={_arg_text(v)}" for k, v in call.get("kwargs", {}).items()]
-            return f"{call['function']}({', '.join(args)})"
-        if call.get("op") == "fcnet":
-            init = ", ".join(f"{k}={_arg_text(v)}" for k, v in call.get("init", {}).items())
-            lines = [f"model = FullyConnectedNet({init})"]
-            if call.get("params"):
-                lines.append("model.params.update({" + ", ".join(
-                    f"{k!r}: {_arg_text(v)}" for k, v in call["params"].items()) + "})")
-            if call.get("method"):
-                lines.append(f"model.{call['method']}({', '.join(_arg_text(a) for a in call.get('args', []))})")
+        args = [_arg_text(a) for a in call.get("args", [])]
+        args += [f"{k}={_arg_text(v)}" for k, v in call.get("kwargs", {}).items()]
+        seed = [f"np.random.seed({call['seed']})"] if call.get("seed") is not None else []
+        if call.get("class"):
+            init = call.get("init") or {}
+            made = [_arg_text(a) for a in init.get("args", [])]
+            made += [f"{k}={_arg_text(v)}" for k, v in init.get("kwargs", {}).items()]
+            lines = seed + [f"obj = {call['class']}({', '.join(made)})"]
+            for attribute, tree in (call.get("attributes") or {}).items():
+                if "d" in tree:
+                    lines.append(f"obj.{attribute}.update({_arg_text(tree)})")
+                else:
+                    lines.append(f"obj.{attribute} = {_arg_text(tree)}")
+            if call["method"] != "__init__":
+                lines.append(f"obj.{call['method']}({', '.join(args)})")
             return "\n".join(lines)
+        return "\n".join(seed + [f"{call['function']}({', '.join(args)})"])
     except (KeyError, TypeError, AttributeError):
-        pass
-    return ""
+        return ""
 
 
 def _arg_text(arg):
@@ -238,8 +242,15 @@ def _arg_text(arg):
         if "t" in arg:
             items = [_arg_text(a) for a in arg["t"]]
             return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+        if "l" in arg:
+            return "[" + ", ".join(_arg_text(a) for a in arg["l"]) + "]"
+        if "d" in arg:
+            return "{" + ", ".join(f"{k!r}: {_arg_text(v)}" for k, v in arg["d"].items()) + "}"
         if "dtype" in arg:
             return f"np.{arg['dtype']}"
+        if "call" in arg:
+            inner = call_text(arg["call"]).splitlines()
+            return f"{inner[-1]}[{arg['take']}]" if inner else "..."
     return repr(arg)
 
 
@@ -267,13 +278,14 @@ def _mark_repeated_diagnoses(cases):
         seen.update(d["key"] for d in case["diagnoses"])
 
 
-def fix_first(functions):
+def fix_first(functions, later=()):
     """What to fix, per function with failures: its named mistakes, other failures, notes.
 
     Functions whose every case fails for one reason of GATHERED (not implemented,
     files that do not import) are listed together at the end, in interface order.
-    The others come first, the most points lost first, with FullyConnectedNet last,
-    since it calls the layers and their mistakes show up in it again. Failing cases
+    The others come first, the most points lost first, with the functions of the files
+    in `later` last: those files call the student's other files (a network calls the
+    layers), whose mistakes show up in them again. Failing cases
     with the same summary are listed together.
     """
     items, gathered = [], {}
@@ -298,7 +310,7 @@ def fix_first(functions):
                       "mistakes": list(mistakes.values()), "groups": groups[:MAX_FIX_CASES],
                       "more": sum(len(g["cases"]) for g in groups[MAX_FIX_CASES:]), "notes": notes,
                       "hidden": [c for c in f["failing"] if c["hidden"]]})
-    items.sort(key=lambda item: (item["function"]["name"].startswith("FullyConnectedNet"), -item["lost"],
+    items.sort(key=lambda item: (item["function"]["module"] in later, -item["lost"],
                                  item["order"]))
     return {"items": items, "hidden": any(item["hidden"] for item in items),
             "gathered": [{"text": GATHERED[status], "functions": gathered[status],
@@ -314,7 +326,7 @@ def report_context(grade):
     cases = [c for f in functions for c in f["cases"]]
     return {"grade": grade, "functions": functions, "version": __version__,
             "generated": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
-            "fixes": fix_first(functions), "case_count": len(cases),
+            "fixes": fix_first(functions, {m["name"] for m in grade.modules if m["imports"]}), "case_count": len(cases),
             "passed_count": sum(c["passed"] for c in cases),
             "visible_failing": [c for c in cases if not c["passed"] and not c["hidden"]],
             "hidden_failing": [c for c in cases if not c["passed"] and c["hidden"]]}

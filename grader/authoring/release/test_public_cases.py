@@ -1,7 +1,7 @@
 """The public test cases of the assignment, one test each, in the order Gradescope lists them.
 
 A test is named after the function it grades and what its case checks, for
-example test_max_pool_backward[two tied maxima in one window]. The grading
+example test_conv_backward[stride 2, pad 1]. The grading
 happens once, in conftest.py's `graded` fixture, with the same grader as
 Gradescope; a test only reports its case's result. A failing test shows the
 feedback Gradescope would show for that case, with its points.
@@ -42,7 +42,7 @@ def check_case(graded, case_id, node):
 
 
 def _test_name(function):
-    """'max_pool_backward' -> 'test_max_pool_backward'; 'FullyConnectedNet.__init__' -> 'test_FullyConnectedNet_init'."""
+    """'conv_backward' -> 'test_conv_backward'; 'Net.__init__' -> 'test_Net_init'."""
     return "test_" + function.replace(".__init__", ".init").replace(".", "_")
 
 

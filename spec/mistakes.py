@@ -8,26 +8,13 @@ its hint. No instructor code ever runs at grading time.
 A variant takes the same arguments as the function it imitates and returns the
 same structure. Variants of FullyConnectedNet are subclasses.
 """
-from dataclasses import dataclass
-from typing import Callable
-
 import numpy as np
 
-from grader.interface import TIE_RULE_TEXT
+from grader.authoring.spec import TIE_RULE_TEXT, Mistake
 
-from . import layers as ref
-from .fc_net import FullyConnectedNet
-from .layers import _conv_windows, _pool_windows, _scatter_windows
-
-
-@dataclass(frozen=True)
-class Mistake:
-    function: str      # the interface function this variant imitates
-    slug: str          # unique within the function
-    title: str         # a few words, for tables: "dw transposed"
-    hint: str          # what the student did and how to fix it; may use {rule} and {rule_text}
-    variant: Callable  # same call convention as the function (a class for FullyConnectedNet)
-    tie_rule: str = ""  # set for tie-rule variants: the rule this variant follows
+from ..reference import layers as ref
+from ..reference.fc_net import FullyConnectedNet
+from ..reference.layers import _conv_windows, _pool_windows, _scatter_windows
 
 
 # affine -----------------------------------------------------------------------
