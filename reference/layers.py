@@ -370,6 +370,155 @@ def avg_pool_backward(dout, cache):
     return dx
 
 
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    """Compute the forward pass of batch normalization.
+
+    In training mode, each feature is normalized with the mean and the (biased,
+    divide-by-N) variance of the minibatch, then scaled by gamma and shifted by
+    beta. The running averages of the mean and variance, which test mode uses
+    instead, are updated in bn_param:
+
+        running_mean = momentum * running_mean + (1 - momentum) * sample_mean
+        running_var = momentum * running_var + (1 - momentum) * sample_var
+
+    In test mode, the features are normalized with running_mean and running_var,
+    which stay as they are.
+
+    Inputs:
+    - x: Data, of shape (N, D)
+    - gamma: Scale parameter, of shape (D,)
+    - beta: Shift parameter, of shape (D,)
+    - bn_param: A dictionary with the keys:
+      - 'mode': 'train' or 'test'
+      - 'eps': Constant added to the variance inside the square root, for stability
+      - 'momentum': Constant of the running averages
+      - 'running_mean': Array of shape (D,), the running mean of the features
+      - 'running_var': Array of shape (D,), the running variance of the features
+
+    Returns a tuple of:
+    - out: Output, of shape (N, D): gamma * (x - mean) / sqrt(var + eps) + beta
+    - cache: Whatever your batchnorm_backward needs (its format is yours to choose);
+      the grader passes your batchnorm_backward the cache your batchnorm_forward returns.
+    On return, bn_param['running_mean'] and bn_param['running_var'] hold the updated
+    running averages (in training mode).
+    """
+    mode = bn_param["mode"]
+    eps = bn_param.get("eps", 1e-5)
+    momentum = bn_param.get("momentum", 0.9)
+    N, D = x.shape
+    running_mean = bn_param.get("running_mean", np.zeros(D, dtype=x.dtype))
+    running_var = bn_param.get("running_var", np.zeros(D, dtype=x.dtype))
+    out, cache = None, None
+    if mode == "train":
+        # BEGIN SOLUTION hint: normalize with the batch's mean and variance (np.var, which divides by N), scale and shift, cache what the backward pass needs, and update the running averages.
+        mean = x.mean(axis=0)
+        var = x.var(axis=0)
+        std = np.sqrt(var + eps)
+        x_hat = (x - mean) / std
+        out = gamma * x_hat + beta
+        cache = (x_hat, gamma, std)
+        running_mean = momentum * running_mean + (1 - momentum) * mean
+        running_var = momentum * running_var + (1 - momentum) * var
+        # END SOLUTION
+    elif mode == "test":
+        # BEGIN SOLUTION hint: normalize with running_mean and running_var instead of the batch's statistics.
+        out = gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta
+        # END SOLUTION
+    else:
+        raise ValueError(f"batchnorm_forward: mode must be 'train' or 'test'; got {mode!r}")
+    bn_param["running_mean"] = running_mean
+    bn_param["running_var"] = running_var
+    return out, cache
+
+
+def batchnorm_backward(dout, cache):
+    """Compute the backward pass of batch normalization (training mode).
+
+    Inputs:
+    - dout: Upstream derivatives, of shape (N, D)
+    - cache: The cache your batchnorm_forward returned in training mode
+
+    Returns a tuple of:
+    - dx: Gradient with respect to x, of shape (N, D); remember that the mean and
+      the variance depend on every example of the batch
+    - dgamma: Gradient with respect to gamma, of shape (D,)
+    - dbeta: Gradient with respect to beta, of shape (D,)
+    """
+    dx, dgamma, dbeta = None, None, None
+    # BEGIN SOLUTION hint: dbeta sums dout over the batch, dgamma sums dout times the normalized input; dx goes back through the normalization, mean and variance included.
+    x_hat, gamma, std = cache
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * x_hat).sum(axis=0)
+    dx_hat = dout * gamma
+    dx = (dx_hat - dx_hat.mean(axis=0) - x_hat * (dx_hat * x_hat).mean(axis=0)) / std
+    # END SOLUTION
+    return dx, dgamma, dbeta
+
+
+def dropout_forward(x, dropout_param):
+    """Compute the forward pass of (inverted) dropout.
+
+    In training mode each input is kept with probability p and dropped (set to 0)
+    otherwise; the kept inputs are divided by p, so that the expected output equals
+    the input and test mode needs no scaling. In test mode the input passes as it is.
+
+    So that the grader can reproduce your mask, draw it with exactly one call,
+    after the seeding done for you below:
+
+        mask = (np.random.rand(*x.shape) < p) / p
+
+    Inputs:
+    - x: Input data, of any shape
+    - dropout_param: A dictionary with the keys:
+      - 'p': The probability of keeping each input
+      - 'mode': 'train' or 'test'
+      - 'seed': Seed for np.random, so that the mask is reproducible
+
+    Returns a tuple of:
+    - out: Array of the same shape as x
+    - cache: (dropout_param, mask); mask is the array x was multiplied by in training
+      mode, and None in test mode
+    """
+    p, mode = dropout_param["p"], dropout_param["mode"]
+    if "seed" in dropout_param:
+        np.random.seed(dropout_param["seed"])
+    mask, out = None, None
+    if mode == "train":
+        # BEGIN SOLUTION hint: draw the mask as the docstring shows, then multiply x by it.
+        mask = (np.random.rand(*x.shape) < p) / p
+        out = x * mask
+        # END SOLUTION
+    elif mode == "test":
+        # BEGIN SOLUTION hint: in test mode the input passes unchanged.
+        out = x.copy()
+        # END SOLUTION
+    else:
+        raise ValueError(f"dropout_forward: mode must be 'train' or 'test'; got {mode!r}")
+    cache = (dropout_param, mask)
+    return out, cache
+
+
+def dropout_backward(dout, cache):
+    """Compute the backward pass of (inverted) dropout.
+
+    Inputs:
+    - dout: Upstream derivatives, of any shape
+    - cache: (dropout_param, mask) from dropout_forward
+
+    Returns:
+    - dx: Gradient with respect to x, of the shape of dout
+    """
+    dropout_param, mask = cache
+    dx = None
+    # BEGIN SOLUTION hint: in training mode the gradient flows through the mask; in test mode it passes unchanged.
+    if dropout_param["mode"] == "train":
+        dx = dout * mask
+    else:
+        dx = dout.copy()
+    # END SOLUTION
+    return dx
+
 # BEGIN SOLUTION
 from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402
 

@@ -110,6 +110,8 @@ def tie_free(*shape):
 
 
 def batchnorm(N, D, mode, momentum=0.9, eps=1e-5, backward=False, shift=0.0):
+    """Values for batch normalization: features of different means and spreads, a scale
+    gamma in [1, 2), and running statistics that differ from the batch's."""
     def build(rng):
         x = randn(rng, N, D, scale=2.0) + shift
         values = {"x": x, "gamma": q(1 + rng.rand(D)), "beta": randn(rng, D),
@@ -125,13 +127,12 @@ def batchnorm(N, D, mode, momentum=0.9, eps=1e-5, backward=False, shift=0.0):
 def dropout(shape, p, mode, backward=False):
     def build(rng):
         seed = int(rng.randint(0, 2**31 - 1))
-        values = {"x": randn(rng, *shape), "dropout_param": {"mode": mode, "p": p, "seed": seed}}
-        if backward:
-            # The mask dropout_forward makes with this seed: kept inputs scaled by 1 / p.
-            mask = (np.random.RandomState(seed).rand(*shape) < p) / p if mode == "train" else None
-            values["mask"] = mask
-            values["dout"] = randn(rng, *shape)
-        return values
+        param = {"mode": mode, "p": p, "seed": seed}
+        if not backward:
+            return {"x": randn(rng, *shape), "dropout_param": param}
+        # The mask dropout_forward draws with this seed: kept inputs scaled by 1 / p.
+        mask = (np.random.RandomState(seed).rand(*shape) < p) / p if mode == "train" else None
+        return {"dout": randn(rng, *shape), "dropout_param": param, "mask": mask}
     return build
 
 
@@ -380,4 +381,38 @@ CASES = (
     Case("FullyConnectedNet.loss", "three-hidden-layers-reg", "three hidden layers, reg = 1.5",
              "Backpropagates through three hidden layers with regularization.",
              fcnet_loss(4, 5, [6, 4, 5], 4, 1.5), ("reg",)),
+    # batch normalization (graded when assignment.toml gives it points)
+    Case("batchnorm_forward", "train", "training mode",
+         "Normalizes each feature with the batch's mean and variance, then scales and shifts it; "
+         "updates the running mean and variance with momentum 0.9.",
+         batchnorm(6, 4, "train", shift=1.5), ("train",)),
+    Case("batchnorm_forward", "train-large-eps", "training mode, eps 0.25, momentum 0.5",
+         "Adds eps inside the square root, and weighs the running averages with momentum 0.5.",
+         batchnorm(5, 3, "train", momentum=0.5, eps=0.25), ("train", "eps")),
+    Case("batchnorm_forward", "test", "test mode",
+         "Normalizes with the running mean and variance, and leaves them as they are.",
+         batchnorm(4, 5, "test"), ("test",)),
+    Case("batchnorm_backward", "train", "training mode",
+         "Backpropagates through the normalization, with the cache of your batchnorm_forward.",
+         batchnorm(6, 4, "train", backward=True, shift=-1.0), ("train",)),
+    Case("batchnorm_backward", "train-large-eps", "training mode, eps 0.25",
+         "Backpropagates through a normalization whose eps is large enough to matter.",
+         batchnorm(5, 3, "train", eps=0.25, backward=True), ("train", "eps")),
+    # dropout (graded when assignment.toml gives it points)
+    Case("dropout_forward", "train-keep-0.75", "training mode, p = 0.75",
+         "Keeps each input with probability 0.75, with the mask drawn from the seed, and divides "
+         "the kept inputs by 0.75.",
+         dropout((4, 6), 0.75, "train"), ("train",)),
+    Case("dropout_forward", "train-keep-0.5-three-dim", "training mode, p = 0.5, 3-D input",
+         "Works on a 3-D input, keeping each input with probability 0.5.",
+         dropout((2, 3, 4), 0.5, "train"), ("train",)),
+    Case("dropout_forward", "test", "test mode",
+         "Passes the input through unchanged in test mode.",
+         dropout((3, 5), 0.75, "test"), ("test",)),
+    Case("dropout_backward", "train", "training mode",
+         "Sends the upstream gradient through the mask of the cache.",
+         dropout((4, 6), 0.75, "train", backward=True), ("train",)),
+    Case("dropout_backward", "test", "test mode",
+         "Passes the upstream gradient through unchanged in test mode.",
+         dropout((3, 5), 0.75, "test", backward=True), ("test",)),
 )

@@ -205,6 +205,67 @@ def _avg_pool_backward_not_divided(dout, cache):
     return _scatter_windows(per_input, x.shape, stride)
 
 
+# batch normalization and dropout -------------------------------------------------
+
+def _batchnorm_forward_variant(ddof=0, momentum_swapped=False, eps_outside=False, update=True):
+    """batchnorm_forward with one thing done differently: the variance's divisor (N - ddof), the
+    momentum the wrong way round, eps outside the square root, or the running averages kept."""
+    def variant(x, gamma, beta, bn_param):
+        eps = bn_param.get("eps", 1e-5)
+        momentum = bn_param.get("momentum", 0.9)
+        running_mean, running_var = bn_param["running_mean"], bn_param["running_var"]
+        if bn_param["mode"] == "test":
+            if not eps_outside:
+                return ref.batchnorm_forward(x, gamma, beta, bn_param)
+            return gamma * (x - running_mean) / (np.sqrt(running_var) + eps) + beta, None
+        mean, var = x.mean(axis=0), x.var(axis=0, ddof=ddof)
+        std = np.sqrt(var) + eps if eps_outside else np.sqrt(var + eps)
+        x_hat = (x - mean) / std
+        if update:
+            weight = 1 - momentum if momentum_swapped else momentum
+            bn_param["running_mean"] = weight * running_mean + (1 - weight) * mean
+            bn_param["running_var"] = weight * running_var + (1 - weight) * var
+        return gamma * x_hat + beta, (x_hat, gamma, std)
+    return variant
+
+
+def _batchnorm_backward_dgamma_without_xhat(dout, cache):
+    dx, _, dbeta = ref.batchnorm_backward(dout, cache)
+    return dx, dout.sum(axis=0), dbeta
+
+
+def _batchnorm_backward_through_scale_only(dout, cache):
+    """dx as if the mean and variance were constants: dout * gamma / std."""
+    x_hat, gamma, std = cache
+    _, dgamma, dbeta = ref.batchnorm_backward(dout, cache)
+    return dout * gamma / std, dgamma, dbeta
+
+
+def _dropout_not_scaled(x, dropout_param):
+    out, (param, mask) = ref.dropout_forward(x, dropout_param)
+    if dropout_param["mode"] == "train":
+        out = out * dropout_param["p"]
+    return out, (param, mask)
+
+
+def _dropout_drops_with_p(x, dropout_param):
+    """Keeps each input with probability 1 - p: p taken as the probability of dropping."""
+    if dropout_param["mode"] != "train":
+        return ref.dropout_forward(x, dropout_param)
+    p = dropout_param["p"]
+    np.random.seed(dropout_param["seed"])
+    mask = (np.random.rand(*x.shape) >= p) / (1 - p)
+    return x * mask, (dropout_param, mask)
+
+
+def _dropout_in_test_mode(x, dropout_param):
+    return ref.dropout_forward(x, dict(dropout_param, mode="train"))
+
+
+def _dropout_backward_mask_ignored(dout, cache):
+    return dout.copy()
+
+
 # FullyConnectedNet ------------------------------------------------------------
 
 class _WeightScaleIgnored(FullyConnectedNet):
@@ -350,6 +411,46 @@ MISTAKES = (
             "Your avg_pool_backward gives each input the window's whole gradient. Each of the "
             "pool_height * pool_width inputs receives dout / (pool_height * pool_width).",
             _avg_pool_backward_not_divided),
+    Mistake("batchnorm_forward", "unbiased-variance", "variance divided by N - 1",
+            "Your batchnorm_forward normalizes with the unbiased variance (divided by N - 1). Batch "
+            "normalization uses the batch's own variance, divided by N: np.var(x, axis=0).",
+            _batchnorm_forward_variant(ddof=1)),
+    Mistake("batchnorm_forward", "running-not-updated", "running averages not updated",
+            "Your batchnorm_forward leaves running_mean and running_var as they were in training mode. "
+            "Update them with the momentum and store them back in bn_param.",
+            _batchnorm_forward_variant(update=False)),
+    Mistake("batchnorm_forward", "momentum-swapped", "momentum applied to the new statistics",
+            "Your running averages weigh the batch's statistics by momentum and the old averages by "
+            "1 - momentum. It is the other way round: momentum * running + (1 - momentum) * batch.",
+            _batchnorm_forward_variant(momentum_swapped=True)),
+    Mistake("batchnorm_forward", "eps-outside-sqrt", "eps added outside the square root",
+            "Your batchnorm_forward divides by sqrt(var) + eps. eps belongs inside the square root: "
+            "divide by np.sqrt(var + eps).",
+            _batchnorm_forward_variant(eps_outside=True)),
+    Mistake("batchnorm_backward", "dgamma-without-xhat", "dgamma without the normalized input",
+            "Your dgamma sums dout alone. out = gamma * x_hat + beta, so dgamma sums dout * x_hat over "
+            "the batch.",
+            _batchnorm_backward_dgamma_without_xhat),
+    Mistake("batchnorm_backward", "mean-and-variance-as-constants", "mean and variance treated as constants",
+            "Your dx is dout * gamma / std, as if the batch's mean and variance did not depend on x. "
+            "They do: subtract the mean of dx_hat and the mean of dx_hat * x_hat times x_hat before dividing "
+            "by std.",
+            _batchnorm_backward_through_scale_only),
+    Mistake("dropout_forward", "not-scaled", "kept inputs not divided by p",
+            "Your dropout_forward keeps inputs without dividing them by p. Inverted dropout scales the kept "
+            "inputs by 1 / p during training, so that test mode needs no scaling.",
+            _dropout_not_scaled),
+    Mistake("dropout_forward", "p-as-drop-probability", "p taken as the probability of dropping",
+            "Your dropout_forward drops each input with probability p. Here p is the probability of "
+            "keeping it: mask = (np.random.rand(*x.shape) < p) / p.",
+            _dropout_drops_with_p),
+    Mistake("dropout_forward", "drops-in-test-mode", "dropout applied in test mode",
+            "Your dropout_forward drops inputs in test mode too. In test mode the input passes unchanged.",
+            _dropout_in_test_mode),
+    Mistake("dropout_backward", "mask-ignored", "mask ignored in training mode",
+            "Your dropout_backward passes dout through unchanged in training mode. The gradient flows "
+            "only through the kept inputs, scaled as they were: dx = dout * mask.",
+            _dropout_backward_mask_ignored),
     Mistake("FullyConnectedNet.__init__", "weight-scale-ignored", "weight_scale ignored",
             "Your weights have a standard deviation near 1: weight_scale is ignored. Draw them as "
             "weight_scale * np.random.randn(fan_in, fan_out).",

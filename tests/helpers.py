@@ -1,4 +1,11 @@
-"""Shared helpers for the project's tests: submissions built from the reference, schema checks."""
+"""Shared helpers for the project's tests: the fixture assignment, submissions built from the
+reference, schema checks.
+
+The tests grade with FIXTURE: the bundled assignment's code (reference/ and spec/) with the
+fixed config tests/fixtures/cs231n.toml, generated into a temporary folder once per test
+process. So they pass whatever an instructor sets in the bundled assignment.toml.
+"""
+import atexit
 import json
 import os
 import struct
@@ -10,10 +17,33 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+FIXTURE_CONFIG = ROOT / "tests" / "fixtures" / "cs231n.toml"
 # Gradescope's results.json schema: the one in ../shared (beside the checkout, as CI lays it
 # out), or the copy in tests/fixtures, which a test keeps identical to it.
 SHARED_SCHEMA = ROOT.parent / "shared" / "gradescope" / "results.schema.json"
 SCHEMA = SHARED_SCHEMA if SHARED_SCHEMA.is_file() else ROOT / "tests" / "fixtures" / "results.schema.json"
+
+
+def make_assignment(folder, config_text, source=ROOT):
+    """An assignment folder with source's reference/ and spec/ and this config, generated."""
+    from grader.authoring import generate
+    folder = Path(folder)
+    for name in ("reference", "spec"):
+        shutil.copytree(source / name, folder / name, ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "assignment.toml").write_text(config_text)
+    generate.write(generate.generate(folder), folder)
+    return folder
+
+
+def _fixture():
+    folder = Path(tempfile.mkdtemp(prefix="bp-fixture-"))
+    atexit.register(shutil.rmtree, folder, True)
+    return make_assignment(folder / "cs231n", FIXTURE_CONFIG.read_text())
+
+
+FIXTURE = _fixture()
+CASES = FIXTURE / "test_cases"
+MANIFEST = json.loads((CASES / "manifest.json").read_text(encoding="utf-8"))
 
 
 def write_solution(directory, tie_rule="all"):
@@ -46,9 +76,10 @@ def load_results(path):
     return validate_results(json.loads(Path(path).read_text()))
 
 
-def build_package(out_dir):
+def build_package(out_dir, assignment=None):
+    """The Gradescope package of an assignment (the fixture's, by default)."""
     from grader.authoring.package import build_package as build
-    out, _ = build(ROOT, Path(out_dir) / "autograder.zip")
+    out, _ = build(assignment or FIXTURE, Path(out_dir) / "autograder.zip")
     return out
 
 
@@ -84,7 +115,7 @@ def cases_with_settings(directory, **settings):
     The manifest's hashes cover the .npz files only, so the copy stays valid.
     """
     target = Path(directory) / "test_cases"
-    shutil.copytree(ROOT / "test_cases", target)
+    shutil.copytree(CASES, target)
     manifest = json.loads((target / "manifest.json").read_text())
     unknown = set(settings) - set(manifest["settings"])
     assert not unknown, f"unknown settings {unknown}"
@@ -94,8 +125,7 @@ def cases_with_settings(directory, **settings):
 
 
 def points_of(*functions):
-    manifest = json.loads((ROOT / "test_cases" / "manifest.json").read_text())
-    return sum(f["points"] for f in manifest["functions"] if f["name"] in functions)
+    return sum(f["points"] for f in MANIFEST["functions"] if f["name"] in functions)
 
 
 def processes_with(marker):
@@ -112,12 +142,17 @@ def processes_with(marker):
     return found
 
 
-def stale_project(directory):
-    """A copy of the project whose assignment.toml changed after its generated files were made."""
+def copy_assignment(directory, source=None):
+    """A copy of an assignment folder (the fixture's, by default), generated files and all."""
     project = Path(directory) / "project"
-    for name in ("reference", "test_cases", "student_template"):
-        shutil.copytree(ROOT / name, project / name)
-    text = (ROOT / "assignment.toml").read_text().replace('tie_rule = "all"', 'tie_rule = "split"')
+    shutil.copytree(source or FIXTURE, project, ignore=shutil.ignore_patterns("__pycache__", "dist", "reports"))
+    return project
+
+
+def stale_project(directory):
+    """A copy of the fixture assignment whose assignment.toml changed after its files were generated."""
+    project = copy_assignment(directory)
+    text = (project / "assignment.toml").read_text().replace('tie_rule = "all"', 'tie_rule = "split"')
     (project / "assignment.toml").write_text(text)
     return project
 

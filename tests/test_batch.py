@@ -20,7 +20,7 @@ from grader.batch import (discover, grade_one, grader_sha, overview_context, par
                           Entry)
 from grader.cases import load_manifest
 from grader.errors import UserError
-from helpers import (ROOT, cases_with_settings, edit_submission, load_results, overwrite_member_data,
+from helpers import (CASES, FIXTURE, ROOT, cases_with_settings, edit_submission, load_results, overwrite_member_data,
                      points_of, write_solution)
 
 EXPORT_METADATA = """\
@@ -100,7 +100,7 @@ def test_each_student_gets_a_report_and_a_valid_results_json(batch):
 def test_grades_csv_has_a_row_per_student_with_a_column_per_function(batch):
     out, outcomes = batch
     rows = list(csv.DictReader(open(out / "grades.csv")))
-    manifest = json.loads((ROOT / "test_cases" / "manifest.json").read_text())
+    manifest = json.loads((CASES / "manifest.json").read_text())
     assert list(rows[0])[:2] == ["student", "total"]
     assert list(rows[0])[2:2 + len(manifest["functions"])] == [f["name"] for f in manifest["functions"]]
     by_student = {row["student"]: row for row in rows}
@@ -151,7 +151,7 @@ def test_every_submission_is_graded_from_the_cases_read_when_the_batch_began(kla
     every submission is graded from the cases read and checked at the start, which the
     fingerprints record, however the pool starts its processes."""
     cases = cases_with_settings(tmp_path / "project")  # a copy that may be damaged, its config beside it
-    config = shutil.copy(ROOT / "assignment.toml", cases.parent / "assignment.toml")
+    config = shutil.copy(FIXTURE / "assignment.toml", cases.parent / "assignment.toml")
     small = tmp_path / "small"
     small.mkdir()
     for name in ("alice", "bob", "carol.zip"):
@@ -180,7 +180,7 @@ def test_every_submission_is_graded_from_the_cases_read_when_the_batch_began(kla
 
 def test_a_config_edited_since_the_cases_were_generated_stops_the_batch_before_any_grade(klass, tmp_path):
     cases = cases_with_settings(tmp_path / "project")
-    config = shutil.copy(ROOT / "assignment.toml", cases.parent / "assignment.toml")
+    config = shutil.copy(FIXTURE / "assignment.toml", cases.parent / "assignment.toml")
     with open(config, "a") as handle:
         handle.write("\n# edited\n")
     with pytest.raises(UserError, match=r"assignment.toml has changed since .* was generated"):
@@ -513,7 +513,7 @@ def test_in_root_mode_one_student_s_code_cannot_see_the_class_or_its_grades(case
         write_solution(os.path.join(klass, "alice"))
         os.makedirs(out)
         run_batch(klass, out, cases, jobs=1)  # a first run: grades.csv and reports exist
-        mallory = shutil.copytree(ROOT / "student_template", os.path.join(klass, "mallory"))
+        mallory = shutil.copytree(FIXTURE / "student_template", os.path.join(klass, "mallory"))
         with open(os.path.join(mallory, "layers.py"), "a") as handle:
             handle.write(PEEKER.replace("CLASS", repr(klass)).replace("OUT", repr(out)))
         outcomes = {o.name: o for o in run_batch(klass, out, cases, jobs=1)[0]}

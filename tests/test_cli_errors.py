@@ -5,8 +5,8 @@ from argparse import Namespace
 
 import pytest
 
-from grader.cli import _config_beside, main
-from helpers import ROOT, write_solution
+from grader.cli import _cases_and_config, main
+from helpers import CASES, FIXTURE_CONFIG, ROOT, write_solution
 
 
 def run(capsys, *argv):
@@ -17,40 +17,53 @@ def run(capsys, *argv):
 
 @pytest.fixture
 def project(tmp_path):
-    """A project with a config and the reference, but nothing generated yet."""
+    """An assignment with a config, the reference and its spec, but nothing generated yet."""
     root = tmp_path / "project"
-    shutil.copytree(ROOT / "reference", root / "reference", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "assignment.toml", root / "assignment.toml")
+    for name in ("reference", "spec"):
+        shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(FIXTURE_CONFIG, root / "assignment.toml")
     return root
 
 
-REFERENCE_FILES = "(layers.py, fc_net.py, mistakes.py, gradient_check.py)"
-
-
-def test_generate_without_a_reference_folder_names_the_missing_folder(capsys, project):
-    shutil.rmtree(project / "reference")
-    assert run(capsys, "generate", "--check", "--project", project) == (2, [
-        f"error: {project / 'reference'}: no such folder; generating needs the reference solution there "
-        f"{REFERENCE_FILES}"])
+@pytest.mark.parametrize("folder", ["reference", "spec"])
+def test_generate_without_a_reference_or_spec_folder_names_the_missing_folder(capsys, project, folder):
+    shutil.rmtree(project / folder)
+    assert run(capsys, "generate", "--check", "--assignment", project) == (2, [
+        f"error: {project / folder}: no such folder; an assignment folder holds assignment.toml, reference/ "
+        f"(the solution) and spec/ (functions.py, cases.py, mistakes.py)"])
 
 
 def test_generate_without_reference_layers_names_the_missing_file(capsys, project):
     (project / "reference" / "layers.py").unlink()
-    assert run(capsys, "generate", "--project", project) == (2, [
-        f"error: {project / 'reference'}: no layers.py; generating needs the reference solution there "
-        f"{REFERENCE_FILES}"])
+    assert run(capsys, "generate", "--assignment", project) == (2, [
+        f"error: {project / 'reference' / 'layers.py'}: no such file; {project / 'spec' / 'functions.py'} declares "
+        f"functions in layers.py, and the reference must implement them there"])
 
 
 def test_generate_without_assignment_toml_names_the_missing_config(capsys, project):
     (project / "assignment.toml").unlink()
-    status, err = run(capsys, "generate", "--check", "--project", project)
+    status, err = run(capsys, "generate", "--check", "--assignment", project)
     assert (status, err[0].split(". ")[0]) == (2, f"error: {project / 'assignment.toml'}: no such file")
 
 
-def test_generate_for_a_project_folder_that_does_not_exist_says_so(capsys, tmp_path):
-    assert run(capsys, "generate", "--project", tmp_path / "nowhere") == (2, [
-        f"error: {tmp_path / 'nowhere'}: no such folder; give --project the folder that holds reference/ and "
-        f"assignment.toml"])
+def test_generate_for_an_assignment_folder_that_does_not_exist_says_so(capsys, tmp_path):
+    assert run(capsys, "generate", "--assignment", tmp_path / "nowhere") == (2, [
+        f"error: {tmp_path / 'nowhere'}: no such folder; give --assignment the folder that holds assignment.toml, "
+        f"reference/ and spec/"])
+
+
+def test_the_earlier_name_of_the_assignment_option_still_works(capsys, project):
+    assert main(["generate", "--project", str(project)]) == 0
+    assert (project / "test_cases" / "manifest.json").is_file()
+
+
+def test_grading_outside_an_assignment_folder_says_where_it_looked_and_how_to_point_elsewhere(
+        capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    submission = write_solution(tmp_path / "s")
+    assert run(capsys, "grade", submission, "--out", tmp_path / "out") == (2, [
+        f"error: {tmp_path} holds no assignment (no assignment.toml, no test_cases/); run this from an "
+        f"assignment's folder, or give --assignment DIR"])
 
 
 def test_generate_reads_the_reference_of_the_project_it_is_given(capsys, project):
@@ -59,7 +72,10 @@ def test_generate_reads_the_reference_of_the_project_it_is_given(capsys, project
                                                  "    out = x.reshape(x.shape[0], -1) @ w + 2 * b", 1))
     assert "+ 2 * b" in layers.read_text()
     from grader.authoring.generate import generate
-    ours, theirs = generate(ROOT).files, generate(project).files
+    original = project.parent / "original"
+    shutil.copytree(project, original, ignore=shutil.ignore_patterns("__pycache__"))
+    (original / "reference" / "layers.py").write_text((ROOT / "reference" / "layers.py").read_text())
+    ours, theirs = generate(original).files, generate(project).files
     affine = "test_cases/public/affine_forward--two-dim-input.npz"
     assert affine in ours and ours[affine] != theirs[affine]
 
@@ -67,25 +83,25 @@ def test_generate_reads_the_reference_of_the_project_it_is_given(capsys, project
 @pytest.mark.parametrize("command", ["package", "release"])
 def test_package_and_release_without_generated_files_say_to_generate_first(capsys, project, command):
     what = {"package": "the package", "release": "the release"}[command]
-    assert run(capsys, command, "--project", project, "--out", project / "out.zip") == (2, [
+    assert run(capsys, command, "--assignment", project, "--out", project / "out.zip") == (2, [
         f"error: the generated files are missing from {project} (student_template/, test_cases/); run "
-        f"`python -m grader generate --project {project}` first, so that {what} grades with what "
+        f"`python -m grader generate --assignment {project}` first, so that {what} grades with what "
         f"assignment.toml says"])
 
 
 def test_a_release_without_test_cases_names_the_missing_folder(capsys, project):
-    assert main(["generate", "--project", str(project)]) == 0
+    assert main(["generate", "--assignment", str(project)]) == 0
     shutil.rmtree(project / "test_cases")
     capsys.readouterr()
-    status, err = run(capsys, "release", "--project", project, "--out", project / "out.zip")
+    status, err = run(capsys, "release", "--assignment", project, "--out", project / "out.zip")
     assert status == 2
     assert err[0].startswith(f"error: the generated files are missing from {project} (test_cases/); run")
 
 
 def test_package_into_a_folder_asks_for_the_zip_path(capsys, project, tmp_path):
-    assert main(["generate", "--project", str(project)]) == 0
+    assert main(["generate", "--assignment", str(project)]) == 0
     capsys.readouterr()
-    assert run(capsys, "package", "--project", project, "--out", tmp_path) == (2, [
+    assert run(capsys, "package", "--assignment", project, "--out", tmp_path) == (2, [
         f"error: {tmp_path}: is a folder; give --out the path of the .zip to write"])
 
 
@@ -104,11 +120,13 @@ def test_an_explicit_config_that_is_a_folder_is_an_error(capsys, tmp_path):
 
 
 def test_the_implicit_config_beside_the_cases_stays_optional(tmp_path):
-    args = Namespace(config=None, cases=str(tmp_path / "test_cases"))
+    args = Namespace(config=None, cases=str(tmp_path / "test_cases"), assignment=".")
     (tmp_path / "test_cases").mkdir()
-    assert _config_beside(args) is None
+    assert _cases_and_config(args) == (tmp_path / "test_cases", None)
     (tmp_path / "assignment.toml").write_text("")
-    assert _config_beside(args) == tmp_path / "assignment.toml"
+    assert _cases_and_config(args) == (tmp_path / "test_cases", tmp_path / "assignment.toml")
+    by_folder = Namespace(config=None, cases=None, assignment=str(tmp_path))
+    assert _cases_and_config(by_folder) == (tmp_path / "test_cases", tmp_path / "assignment.toml")
 
 
 def _damage(manifest, change):
@@ -125,13 +143,15 @@ def _damage(manifest, change):
     (lambda m: m.update(files=[]), "files is not an object"),
     (lambda m: m["functions"].append(1), "functions[15] is not an object"),
     (lambda m: m["interface"].pop("fc_net"), "interface.fc_net is missing"),
+    (lambda m: m["modules"].pop(), "modules has no entry for fc_net"),
+    (lambda m: m["modules"][0].pop("imports"), "modules[0].imports is missing"),
     (lambda m: m["cases"][2].pop("points"), "cases[2].points is missing"),
     (lambda m: m["cases"][2].update(tags=None), "cases[2].tags is not an array"),
     (lambda m: m["cases"][2].update(weight=1), "cases[2].weight is not a field of a case"),
 ])
 def test_a_damaged_manifest_is_one_line_naming_what_is_wrong(capsys, tmp_path, change, problem):
     cases = tmp_path / "test_cases"
-    shutil.copytree(ROOT / "test_cases", cases)
+    shutil.copytree(CASES, cases)
     _damage(cases / "manifest.json", change)
     status, err = run(capsys, "grade", ROOT / "examples" / "submission", "--cases", cases, "--out", tmp_path / "out")
     assert (status, err) == (2, [f"error: {cases / 'manifest.json'}: not a manifest this grader can read ({problem}); "
@@ -146,7 +166,7 @@ def test_a_manifest_or_case_file_that_cannot_be_read_is_one_line_naming_it(capsy
     status, err = run(capsys, "batch", ROOT / "examples", "--cases", cases, "--out", tmp_path / "out")
     assert (status, err) == (2, [f"error: {cases / 'manifest.json'}: cannot read it (Is a directory)."])
     shutil.rmtree(cases)
-    shutil.copytree(ROOT / "test_cases", cases)
+    shutil.copytree(CASES, cases)
     case = next(iter(sorted(json.loads((cases / "manifest.json").read_text())["files"])))
     (cases / case).unlink()
     status, err = run(capsys, "grade", ROOT / "examples" / "submission", "--cases", cases, "--out", tmp_path / "o")

@@ -3,10 +3,17 @@ import re
 
 import pytest
 
-from grader.config import ConfigError, describe_keys, load_config, split_points
-from helpers import ROOT
+from grader.authoring.assignment import load_declared
+from grader.config import ConfigError, describe_keys, load_config as read_config, split_points
+from helpers import FIXTURE, FIXTURE_CONFIG, ROOT
 
-DEFAULT = (ROOT / "assignment.toml").read_text()
+DEFAULT = FIXTURE_CONFIG.read_text()
+DECLARED = load_declared(ROOT)
+
+
+def load_config(path):
+    """The config at path, checked against the functions the bundled assignment declares."""
+    return read_config(path, DECLARED)
 
 
 def config_with(tmp_path, old, new):
@@ -26,7 +33,7 @@ def refusal(tmp_path, old, new):
 
 
 def test_the_default_is_a_100_point_assignment_weighted_on_the_three_hard_backward_passes():
-    config = load_config(ROOT / "assignment.toml")
+    config = load_config(FIXTURE_CONFIG)
     assert sum(config.points.values()) == config.assignment.total_points == 100
     focus = config.points["affine_backward"] + config.points["conv_backward"] + config.points["max_pool_backward"]
     assert focus == 50 and all(focus / 3 > points for name, points in config.points.items()
@@ -44,7 +51,10 @@ def test_the_default_is_a_100_point_assignment_weighted_on_the_three_hard_backwa
     ("[imports]", "[import]", "unknown section [import]"),
     ("conv_backward = 18", "conv_backward = 19", "[points] add up to 101, but assignment.total_points is 100"),
     ("conv_backward = 18", "conv_backward = \"18\"", "points.conv_backward must be a number >= 0; got '18'"),
-    ("avg_pool_forward = 2\n", "", "[points] gives no points for avg_pool_forward"),
+    ("avg_pool_forward = 2\n", "", "[points] add up to 98, but assignment.total_points is 100"),
+    ("conv_backward = 18", "conv_bakward = 18",
+     f"points.conv_bakward names unknown function 'conv_bakward': {DECLARED.where} does not declare it; it "
+     f"declares affine_forward, affine_backward, relu_forward"),
     ("softmax_loss = { loss = 1, dx = 1 }", "softmax_loss = { loss = 1, dscores = 1 }",
      "output_weights.softmax_loss.dscores is not an output of softmax_loss; its outputs are loss, dx"),
     ("default = 1e-6", "default = -1.0", "tolerance.default must be at least 0; got -1.0"),
@@ -53,7 +63,7 @@ def test_the_default_is_a_100_point_assignment_weighted_on_the_three_hard_backwa
     ("hidden_visibility = \"after_published\"", "hidden_visibility = \"later\"",
      "cases.hidden_visibility must be one of 'hidden', 'after_due_date', 'after_published', 'visible'; got 'later'"),
     ("[tolerance]\n", "[tolerance]\nfunctions = { conv_fwd = 1e-5 }\n",
-     "tolerance.functions names unknown function 'conv_fwd'"),
+     f"tolerance.functions names unknown function 'conv_fwd': {DECLARED.where} does not declare it"),
 ])
 def test_a_bad_config_is_refused_with_the_key_and_the_allowed_values(tmp_path, old, new, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
@@ -73,7 +83,7 @@ def test_an_unknown_hidden_case_is_refused_when_generating(tmp_path):
     from grader.authoring.generate import generate
     path = config_with(tmp_path, '"affine_forward/single-example",', '"affine_forward/single-exampel",')
     with pytest.raises(ConfigError, match="cases.hidden names unknown case 'affine_forward/single-exampel'"):
-        generate(ROOT, path)
+        generate(FIXTURE, path)
 
 
 def test_every_key_has_a_one_line_description():
@@ -94,8 +104,9 @@ def test_the_bad_config_error_reaches_the_command_line_as_one_line(tmp_path):
     import sys
     project = tmp_path / "project"
     shutil.copytree(ROOT / "reference", project / "reference")
+    shutil.copytree(ROOT / "spec", project / "spec")
     (project / "assignment.toml").write_text(DEFAULT.replace('tie_rule = "all"', 'tie_rule = "most"'))
-    finished = subprocess.run([sys.executable, "-m", "grader", "generate", "--check", "--project", str(project)],
+    finished = subprocess.run([sys.executable, "-m", "grader", "generate", "--check", "--assignment", str(project)],
                               cwd=ROOT, capture_output=True, text=True)
     assert finished.returncode == 2
     assert finished.stderr.strip().splitlines() == [
@@ -149,7 +160,7 @@ def test_the_tolerance_bound_is_the_largest_relative_error_the_grader_can_measur
     garbage = np.array([[-1e9, 7.0], [4.0, -5e-12]])  # wrong signs, a zero, values under the floor
     assert compare_array(expected, garbage, tolerance=1.0).ok
     assert not compare_array(expected, garbage, tolerance=0.999).ok
-    assert load_config(ROOT / "assignment.toml").tolerance.default < 1
+    assert load_config(FIXTURE_CONFIG).tolerance.default < 1
 
 
 @pytest.mark.parametrize("old, new, message", [
@@ -195,14 +206,14 @@ def test_a_nan_tolerance_is_refused_by_generate_before_it_can_pass_wrong_answers
     from grader.authoring.generate import generate
     path = config_with(tmp_path, "[tolerance]\n", "[tolerance]\nfunctions = { conv_backward = nan }\n")
     with pytest.raises(ConfigError, match=re.escape("tolerance.functions.conv_backward must be a finite number")):
-        generate(ROOT, path)
+        generate(FIXTURE, path)
 
 
 def test_a_nan_output_weight_is_a_config_error_from_generate_not_a_crash(tmp_path):
     from grader.authoring.generate import generate
     path = config_with(tmp_path, "conv_backward = { dx = 2,", "conv_backward = { dx = nan,")
     with pytest.raises(ConfigError, match=re.escape(f"{path}: output_weights.conv_backward.dx must be a finite")):
-        generate(ROOT, path)
+        generate(FIXTURE, path)
 
 
 def test_output_weights_near_the_float_limit_still_split_the_points_in_proportion():

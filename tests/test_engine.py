@@ -4,9 +4,8 @@ import json
 import pytest
 
 from grader.engine import grade
-from helpers import ROOT, cases_with_settings, edit_submission, points_of, write_solution
+from helpers import CASES, FIXTURE, ROOT, cases_with_settings, edit_submission, points_of, write_solution
 
-CASES = ROOT / "test_cases"
 
 
 def by_function(result, function):
@@ -50,7 +49,7 @@ def test_modifying_an_input_in_place_is_a_warning_not_a_penalty(tmp_path):
     result = grade(submission, CASES)
     relu = by_function(result, "relu_backward")
     assert all(c.passed for c in relu)
-    assert relu[0].warnings == ["relu_backward changed its input dout in place. A layer must not modify its "
+    assert relu[0].warnings == ["relu_backward changed its input dout in place. A function must not modify its "
                                 "inputs: the caller may still need them. Work on a copy (x.copy()) or build "
                                 "new arrays."]
 
@@ -155,8 +154,8 @@ def test_every_mistake_of_the_catalog_differs_from_the_answer_on_a_case_of_its_f
     manifest = json.loads((CASES / "manifest.json").read_text())
     detected = {f"{case['function']}/{slug}" for case in manifest["cases"] for slug in case["mistakes"]}
     assert sorted(detected) == sorted(manifest["mistakes"])
-    from reference.mistakes import catalog
-    assert len(manifest["mistakes"]) == len(catalog(manifest["assignment"]["tie_rule"]))
+    from grader.authoring.assignment import load_assignment
+    assert len(manifest["mistakes"]) == len(load_assignment(FIXTURE).catalog)
 
 
 def test_a_segfault_costs_only_the_case_it_happens_in(tmp_path):
@@ -294,7 +293,7 @@ def test_a_config_changed_since_the_cases_were_generated_stops_grading_with_advi
     import sys
     shutil.copytree(CASES, tmp_path / "test_cases")
     config = tmp_path / "assignment.toml"
-    config.write_text((ROOT / "assignment.toml").read_text().replace('tie_rule = "all"', 'tie_rule = "first"'))
+    config.write_text((FIXTURE / "assignment.toml").read_text().replace('tie_rule = "all"', 'tie_rule = "first"'))
     finished = subprocess.run([sys.executable, "-m", "grader", "grade", str(write_solution(tmp_path / "s")),
                                "--cases", str(tmp_path / "test_cases"), "--out", str(tmp_path / "out")],
                               cwd=ROOT, capture_output=True, text=True)

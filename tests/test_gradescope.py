@@ -8,10 +8,9 @@ import pytest
 
 from grader.engine import grade
 from grader.gradescope import build_results, error_results, write_results
-from helpers import (ROOT, SHARED_SCHEMA, autograder_tree, build_package, edit_submission, load_results,
+from helpers import (CASES, ROOT, SHARED_SCHEMA, autograder_tree, build_package, edit_submission, load_results,
                      run_autograder, stale_project, validate_results, write_solution)
 
-CASES = ROOT / "test_cases"
 
 
 @pytest.mark.skipif(not SHARED_SCHEMA.is_file(), reason="no ../shared beside this checkout to compare with")

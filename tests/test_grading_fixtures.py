@@ -22,10 +22,9 @@ import pytest
 from grader.authoring.template import solution_version
 from grader.engine import grade
 from grader.outputs import write_outputs
-from helpers import cases_with_settings, load_results
+from helpers import CASES, cases_with_settings, load_results
 
 ROOT = Path(__file__).resolve().parents[1]
-CASES = ROOT / "test_cases"
 NAIVE = ROOT / "tests" / "fixtures" / "naive"
 MANIFEST = json.loads((CASES / "manifest.json").read_text(encoding="utf-8"))
 FUNCTIONS = [f["name"] for f in MANIFEST["functions"]]
@@ -193,12 +192,12 @@ MISTAKE_EDITS = {
         "            out[:, :, i, j] = x[:, :, i * ph:(i + 1) * ph, j * pw:(j + 1) * pw].max(axis=(2, 3))\n")],
     "max_pool_backward/ties-first": [(
         "layers.py",
-        'def max_pool_backward(dout, cache, ties="all"):\n',
-        'def max_pool_backward(dout, cache, ties="first"):\n')],
+        "TIE_RULE = 'all'\n",
+        "TIE_RULE = 'first'\n")],
     "max_pool_backward/ties-split": [(
         "layers.py",
-        'def max_pool_backward(dout, cache, ties="all"):\n',
-        'def max_pool_backward(dout, cache, ties="split"):\n')],
+        "TIE_RULE = 'all'\n",
+        "TIE_RULE = 'split'\n")],
     "max_pool_backward/overlap-assigned": [(
         "layers.py",
         SCATTER,

@@ -23,8 +23,8 @@ import pytest
 
 from grader.engine import grade
 from grader.outputs import write_outputs
-from helpers import (ROOT, autograder_tree, build_package, cases_with_settings, count_zygote_spawns, forget_zygotes,
-                     load_results, points_of, processes_with, ready_zygote, run_autograder, write_solution)
+from helpers import (CASES, FIXTURE, ROOT, autograder_tree, build_package, cases_with_settings, count_zygote_spawns,
+                     forget_zygotes, load_results, points_of, processes_with, ready_zygote, run_autograder, write_solution)
 
 ROOT_MODE = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not ROOT_MODE, reason="only a root grader can run student code as "
@@ -60,7 +60,7 @@ def solution(tmp_path, layers_extra="", fc_net_extra="", replace=None):
 
 def template(tmp_path, layers_extra=""):
     directory = tmp_path / f"tpl-{uuid.uuid4().hex[:8]}"
-    shutil.copytree(ROOT / "student_template", directory)
+    shutil.copytree(FIXTURE / "student_template", directory)
     if layers_extra:
         with open(directory / "layers.py", "a") as handle:
             handle.write("\n" + layers_extra)
@@ -207,9 +207,9 @@ def open_project():
     import tempfile
     project = Path(tempfile.mkdtemp(prefix="bpg-project-", dir="/tmp"))
     os.chmod(project, 0o755)
-    for name in ("reference", "test_cases"):
-        shutil.copytree(ROOT / name, project / name)
-    shutil.copy(ROOT / "assignment.toml", project)
+    for name in ("reference", "spec", "test_cases"):
+        shutil.copytree(FIXTURE / name, project / name)
+    shutil.copy(FIXTURE / "assignment.toml", project)
     build_package(project / "dist")
     for path in [project, *project.rglob("*")]:  # as a fresh checkout has them, whatever this one has
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
@@ -820,7 +820,7 @@ def test_a_package_left_in_a_shared_working_folder_is_never_imported_by_the_grad
         os.chown(path, uid, gid)
     try:
         finished = subprocess.run([sys.executable, "-m", "grader", "grade", str(write_solution(tmp_path / "s")),
-                                   "--cases", str(ROOT / "test_cases"), "--out", str(tmp_path / "out")],
+                                   "--cases", str(CASES), "--out", str(tmp_path / "out")],
                                   cwd=shared, capture_output=True, text=True)
         assert finished.returncode == 0, finished.stderr
         assert not marker.exists()

@@ -14,7 +14,7 @@ import pytest
 
 from grader.cases import _stored_members, _zip_members, load_case_data, load_manifest
 from grader.worker import encode_message, load_npy, npy_bytes, read_message, write_all
-from helpers import ROOT
+from helpers import CASES
 
 
 @pytest.fixture
@@ -147,7 +147,7 @@ def test_npy_payloads_holding_objects_or_too_few_bytes_are_refused():
 
 
 def test_every_case_archive_read_directly_holds_what_zipfile_reads():
-    manifest = load_manifest(ROOT / "test_cases")
+    manifest = load_manifest(CASES)
     for case in manifest.cases:
         raw = (manifest.root / case.file).read_bytes()
         assert _stored_members(raw) == _zip_members(raw), case.id

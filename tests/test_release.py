@@ -18,7 +18,7 @@ import pytest
 from grader.authoring.package import runtime_files
 from grader.authoring.release import build_release
 from grader.engine import grade
-from helpers import (ROOT, autograder_tree, build_package, edit_submission, load_results, run_autograder,
+from helpers import (CASES, ROOT, autograder_tree, build_package, edit_submission, load_results, run_autograder,
                      stale_project, write_solution)
 
 if sys.version_info >= (3, 11):
@@ -26,7 +26,6 @@ if sys.version_info >= (3, 11):
 else:
     import tomli as tomllib
 
-CASES = ROOT / "test_cases"
 MANIFEST = json.loads((CASES / "manifest.json").read_text(encoding="utf-8"))
 PUBLIC = [case for case in MANIFEST["cases"] if case["visibility"] == "public"]
 HIDDEN = [case for case in MANIFEST["cases"] if case["visibility"] == "hidden"]

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from helpers import ROOT, edit_submission, write_solution
+from helpers import CASES, ROOT, edit_submission, write_solution
 
 from grader.cases import load_manifest
 from grader.engine import grade
@@ -16,7 +16,6 @@ from grader.outputs import write_outputs
 from grader.report import render_class_overview, render_gradescope_summary, render_report
 from grader.report.render import report_link
 
-CASES = ROOT / "test_cases"
 SCRIPT = "<script>alert(1)</script>"
 IMAGE = "<img src=x onerror=alert(1)>"
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT
+from helpers import CASES, ROOT
 
 from grader.engine import grade
 from grader.report import render_class_overview, render_report
@@ -34,7 +34,7 @@ def browser():
 
 @pytest.fixture(scope="module")
 def example_grade():
-    return grade(ROOT / "examples" / "submission", ROOT / "test_cases")
+    return grade(ROOT / "examples" / "submission", CASES)
 
 
 @pytest.fixture(scope="module")

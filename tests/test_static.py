@@ -63,9 +63,25 @@ def test_may_import_is_false_only_for_ascii_text_that_names_nothing_it_looks_for
     assert static.may_import("# caf\u00e9\n".encode(), FORBIDDEN)
 
 
-def test_layer_names_are_read_from_fc_net_only():
+def test_the_names_a_file_takes_from_the_other_student_files_are_read_from_it():
     source = ("from layers import affine_forward, relu_forward\nimport layers\n"
               "def loss(x):\n    return layers.softmax_loss(affine_forward(x))\n")
-    fc_net = static.check_module("fc_net", "fc_net.py", source.encode(), {}, {}, FORBIDDEN)
-    assert fc_net.layer_names == ["affine_forward", "relu_forward", "softmax_loss"]
-    assert static.check_module("layers", "layers.py", source.encode(), {}, {}, FORBIDDEN).layer_names == []
+    fc_net = static.check_module("fc_net", "fc_net.py", source.encode(), {}, {}, FORBIDDEN, ["layers"])
+    assert fc_net.uses == {"layers": ["affine_forward", "relu_forward", "softmax_loss"]}
+    assert static.check_module("fc_net", "fc_net.py", source.encode(), {}, {}, FORBIDDEN, ["other"]).uses == {}
+    assert static.check_module("layers", "layers.py", source.encode(), {}, {}, FORBIDDEN).uses == {}
+
+
+@pytest.mark.parametrize("source, ok", [
+    ("class Base:\n    def loss(self, X, y=None):\n        pass\nclass Net(Base):\n    pass\n", True),
+    ("class Base:\n    def loss(self, X):\n        pass\nclass Net(Base):\n    pass\n", False),
+    ("from elsewhere import Base\nclass Net(Base):\n    pass\n", True),
+    ("import elsewhere\nclass Net(elsewhere.Base):\n    pass\n", True),
+    ("class Net:\n    pass\n", False),
+    ("class A(B):\n    pass\nclass B(A):\n    pass\nclass Net(A):\n    pass\n", False),
+])
+def test_a_method_inherited_from_a_base_class_counts_as_defined(source, ok):
+    import ast
+    params = [{"name": "self", "default": False}, {"name": "X", "default": False}, {"name": "y", "default": True}]
+    check = static.check_signature(ast.parse(source), "Net.loss", params, "fc_net.py")
+    assert check.ok == ok

@@ -8,6 +8,11 @@ from grader.authoring.template import MarkerError, render_template, signatures, 
 from helpers import ROOT
 
 LAYERS = (ROOT / "reference" / "layers.py").read_text()
+FILES = ("layers.py", "fc_net.py")
+
+
+def render(rule="all", **options):
+    return render_template(ROOT / "reference", FILES, ("gradient_check.py",), rule, **options)
 
 
 @pytest.mark.parametrize("rule, kept, dropped", [
@@ -27,8 +32,8 @@ def test_the_max_pool_docstring_states_only_the_chosen_tie_rule_with_its_worked_
 
 
 def test_every_solution_region_becomes_a_todo_that_names_its_function():
-    files = render_template(ROOT / "reference", "all")
-    for name in ("layers.py", "fc_net.py"):
+    files = render()
+    for name in FILES:
         tree = ast.parse(files[name])
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
@@ -42,7 +47,7 @@ def test_every_solution_region_becomes_a_todo_that_names_its_function():
 
 
 def test_the_recorded_interface_is_the_locked_one():
-    interface = signatures(render_template(ROOT / "reference", "all"))
+    interface = signatures(render(), FILES)
     names = lambda params: [p["name"] for p in params]
     assert names(interface["layers"]["max_pool_backward"]) == ["dout", "cache"]
     assert names(interface["layers"]["conv_forward"]) == ["x", "w", "b", "conv_param"]
@@ -69,10 +74,40 @@ def test_a_reference_file_without_markers_is_refused(tmp_path):
         (tmp_path / name).write_text((ROOT / "reference" / name).read_text())
     (tmp_path / "fc_net.py").write_text("class FullyConnectedNet:\n    pass\n")
     with pytest.raises(MarkerError, match=r"reference/fc_net.py: no # BEGIN SOLUTION markers"):
-        render_template(tmp_path, "all")
+        render_template(tmp_path, FILES, ("gradient_check.py",))
 
 
 def test_the_template_ships_a_gradient_checker_that_explains_ties():
-    text = render_template(ROOT / "reference", "all")["gradient_check.py"]
+    text = render()["gradient_check.py"]
     assert "A numerical check cannot verify what happens at ties" in text
     assert "def eval_numerical_gradient_array(f, x, dout, h=1e-5)" in text
+
+
+def test_functions_the_assignment_does_not_grade_are_left_out_of_the_template():
+    files = render(drop={"layers.py": ["avg_pool_forward", "avg_pool_backward"],
+                         "fc_net.py": ["FullyConnectedNet.loss"]})
+    layers = {n.name for n in ast.parse(files["layers.py"]).body if isinstance(n, ast.FunctionDef)}
+    assert "avg_pool_forward" not in layers and "avg_pool_backward" not in layers
+    assert {"max_pool_forward", "max_pool_backward", "batchnorm_forward"} <= layers
+    net = next(n for n in ast.parse(files["fc_net.py"]).body if isinstance(n, ast.ClassDef))
+    assert [n.name for n in net.body if isinstance(n, ast.FunctionDef)] == ["__init__"]
+    assert "\n\n\n\n" not in files["layers.py"]
+
+
+@pytest.mark.parametrize("rule", ["all", "split", "first"])
+def test_a_config_line_takes_the_configured_value_in_the_reference_laid_out_as_a_submission(rule):
+    from grader.authoring.template import solution_version
+    text = solution_version(LAYERS, "layers.py", rule)
+    assert f'TIE_RULE = {rule!r}\n' in text and "# config:" not in text
+    assert "def max_pool_backward(dout, cache, ties=TIE_RULE):" in text
+
+
+def test_a_config_line_naming_no_key_is_an_error_with_file_and_line():
+    from grader.authoring.template import apply_config
+    from grader.config import parse_config
+    config = parse_config({"points": {"f": 1}, "assignment": {"total_points": 1}})
+    source = "import numpy\nRULE = 'all'  # config: assignment.tie_rul\n"
+    with pytest.raises(MarkerError, match=re.escape("layers.py:2: `# config: assignment.tie_rul` names no key")):
+        apply_config(source, config, "layers.py")
+    assert apply_config(source.replace("tie_rul", "tie_rule"), config, "x.py") == \
+        "import numpy\nRULE = 'all'  # config: assignment.tie_rule\n"

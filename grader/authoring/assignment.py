@@ -71,11 +71,7 @@ def load_assignment(folder=".", config_path=None):
                             f"{REFERENCE_DIR}/ (the solution) and {SPEC_DIR}/ (functions.py, cases.py, "
                             f"mistakes.py)")
     package = _Package(folder)
-    functions_module = package.load(f"{SPEC_DIR}.functions")
-    functions = _declarations(functions_module, folder)
-    cases = _cases(package.load(f"{SPEC_DIR}.cases"), functions, folder)
-    declared = Declared({f.name: declared_outputs(f, [c for c in cases if c.function == f.name])
-                         for f in functions}, str(folder / SPEC_DIR / "functions.py"))
+    functions_module, functions, cases, declared = _declared(package, folder)
     config = load_config(config_path or folder / CONFIG_FILE, declared)
     package.config = config
     graded = [f for f in functions if f.name in config.points]
@@ -104,6 +100,22 @@ def load_assignment(folder=".", config_path=None):
     return Assignment(folder, config, tuple(functions),
                       tuple(c for c in cases if c.function in selected),
                       tuple(m for m in catalog if m.function in selected), reference, copied)
+
+
+def load_declared(folder="."):
+    """The functions the assignment in folder declares, as load_config checks names against them."""
+    folder = Path(folder)
+    return _declared(_Package(folder), folder)[3]
+
+
+def _declared(package, folder):
+    """(spec.functions module, its FUNCTIONS, the CASES, Declared) of the assignment."""
+    module = package.load(f"{SPEC_DIR}.functions")
+    functions = _declarations(module, folder)
+    cases = _cases(package.load(f"{SPEC_DIR}.cases"), functions, folder)
+    declared = Declared({f.name: declared_outputs(f, [c for c in cases if c.function == f.name])
+                         for f in functions}, str(folder / SPEC_DIR / "functions.py"))
+    return module, functions, cases, declared
 
 
 def declared_outputs(function, cases=()):

@@ -21,6 +21,7 @@ load_manifest's SHA-256 check catches a file changed by hand.
 """
 import hashlib
 import io
+import json
 import types
 import zlib
 from dataclasses import dataclass
@@ -66,8 +67,8 @@ def generate(folder=".", config_path=None, reuse=True):
     student_files = assignment.student_files
     drop = {file: [f.name for f in assignment.functions if f.file == file and f.name not in config.points]
             for file in student_files}
-    template_files = template.render_template(folder / REFERENCE_DIR, student_files, assignment.copied, config,
-                                              drop)
+    template_files = template.render_template(folder / REFERENCE_DIR, student_files, assignment.copied,
+                                              config=config, drop=drop)
     for name, text in template_files.items():
         files[f"{TEMPLATE_DIR}/{name}"] = text.encode("utf-8")
 
@@ -285,15 +286,22 @@ def same_arrays(first, second):
 
 
 def _keep_equivalent(files, folder):
+    """Put back the bytes of each case file on disk that holds the same arrays as the fresh one
+    (see same_arrays) and that the manifest on disk vouches for: a file changed by hand since
+    it was generated is never kept."""
+    try:
+        recorded = json.loads((folder / CASES_DIR / MANIFEST).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
     for relative, data in files.items():
-        if not relative.endswith(".npz"):
+        name = relative[len(CASES_DIR) + 1:]
+        if not relative.endswith(".npz") or not isinstance(recorded, dict) or name not in recorded:
             continue
-        path = folder / relative
         try:
-            disk = path.read_bytes()
+            disk = (folder / relative).read_bytes()
         except OSError:
             continue
-        if disk != data:
+        if disk != data and hashlib.sha256(disk).hexdigest() == recorded[name]:
             try:
                 if same_arrays(disk, data):
                     files[relative] = disk

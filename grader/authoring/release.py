@@ -83,20 +83,27 @@ def render_readme(manifest, templates):
                           "points": function["points"], "cases": len(cases),
                           "public_points": round(sum(case["points"] for case in cases), 2)})
     student_files = [module["file"] for module in manifest["modules"]]
-    uses = [{"file": module["file"], "others": [module_files[other] for other in module["imports"]]}
+    uses = [{"file": module["file"], "others": _listed([module_files[other] for other in module["imports"]])}
             for module in manifest["modules"] if module["imports"]]
+    extra = [name for name in templates if name not in student_files]
     ties = any(case.get("windows", {}).get("ties") for case in manifest["cases"])
     assignment = manifest["assignment"]
     example = next((case for case in manifest["cases"] if case["visibility"] == "public"), None)
     return env.get_template(README_TEMPLATE).render(
         title=assignment["title"], tie_rule=assignment["tie_rule"],
         tie_text=tie_rule_text(templates) if ties else "", functions=functions,
-        student_files=student_files, extra_files=[name for name in templates if name not in student_files],
-        uses=uses, total_points=assignment["total_points"],
+        student_files=student_files, student_files_text=_listed(student_files), extra_files=_listed(extra),
+        extra_count=len(extra), uses=uses, total_points=assignment["total_points"],
         example_test=(f"{_test_name(example['function'])}[{example['label']}]" if example else ""),
         example_k=_test_name(example["function"])[len("test_"):] if example else "",
         public_points=round(sum(case["points"] for case in manifest["cases"]), 2),
         public_cases=len(manifest["cases"]))
+
+
+def _listed(files):
+    """'`a.py`', '`a.py` and `b.py`', '`a.py`, `b.py` and `c.py`'; '' for none."""
+    names = [f"`{name}`" for name in files]
+    return " and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _test_name(function):

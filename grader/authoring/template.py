@@ -210,14 +210,16 @@ def _function_owners(source, filename):
     return owners
 
 
-def render_template(reference_dir, files, copied=(), config=None, drop=None):
+def render_template(reference_dir, files, copied=(), tie_rule="all", config=None, drop=None):
     """{file name: text} for every file of the student template.
 
     files: the student files, made from the reference's files of the same names;
-    copied: files of the reference that students get as they are; drop: {file: names
-    of the functions and methods to leave out}."""
+    copied: files of the reference that students get as they are; config: for `# config:`
+    lines (and then its tie rule is the one used); drop: {file: names of the functions and
+    methods to leave out}."""
     reference_dir = Path(reference_dir)
-    tie_rule = config.assignment.tie_rule if config is not None else "all"
+    if config is not None:
+        tie_rule = config.assignment.tie_rule
     templates = {}
     for name in files:
         source = (reference_dir / name).read_text(encoding="utf-8")
