@@ -276,3 +276,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`... | head`): nothing more to say to it
+        try:
+            sys.stdout = open(os.devnull, "w")  # so that flushing at exit does not fail again
+        except OSError:
+            pass
+        return 141

@@ -6,7 +6,7 @@ from argparse import Namespace
 import pytest
 
 from grader.cli import _cases_and_config, main
-from helpers import CASES, FIXTURE_CONFIG, ROOT, write_solution
+from helpers import CASES, FIXTURE, FIXTURE_CONFIG, ROOT, write_solution
 
 
 def run(capsys, *argv):
@@ -107,15 +107,16 @@ def test_package_into_a_folder_asks_for_the_zip_path(capsys, project, tmp_path):
 
 def test_an_explicit_config_that_does_not_exist_is_an_error(capsys, tmp_path):
     submission = write_solution(tmp_path / "s")
-    assert run(capsys, "grade", submission, "--config", tmp_path / "nonexistent.toml", "--out", tmp_path / "out",
-               "--quiet") == (2, [
+    assert run(capsys, "grade", submission, "--assignment", FIXTURE, "--config", tmp_path / "nonexistent.toml",
+               "--out", tmp_path / "out", "--quiet") == (2, [
         f"error: config file {tmp_path / 'nonexistent.toml'} not found; give --config an assignment.toml, or "
         f"leave it out to use the one beside the cases"])
     assert not (tmp_path / "out").exists()
 
 
 def test_an_explicit_config_that_is_a_folder_is_an_error(capsys, tmp_path):
-    status, err = run(capsys, "batch", tmp_path, "--config", tmp_path, "--out", tmp_path / "out")
+    status, err = run(capsys, "batch", tmp_path, "--assignment", FIXTURE, "--config", tmp_path, "--out",
+                      tmp_path / "out")
     assert (status, err[0].split(";")[0]) == (2, f"error: config file {tmp_path} is not a file")
 
 
@@ -190,7 +191,7 @@ def test_batch_refuses_a_number_of_jobs_that_is_not_a_positive_whole_number(caps
 def test_batch_refuses_an_output_folder_inside_the_submissions(capsys, tmp_path, inside):
     write_solution(tmp_path / "class" / "alice")
     out = tmp_path / "class" / inside
-    status, err = run(capsys, "batch", tmp_path / "class", "--out", out)
+    status, err = run(capsys, "batch", tmp_path / "class", "--assignment", FIXTURE, "--out", out)
     assert (status, err) == (2, [f"error: the output folder {out} is inside {tmp_path / 'class'}, where it would "
                                  f"be graded as a submission; choose an output folder outside {tmp_path / 'class'}"])
     assert sorted(p.name for p in (tmp_path / "class").iterdir()) == ["alice"]

@@ -229,7 +229,7 @@ def test_an_output_folder_that_cannot_be_created_is_a_one_line_error(tmp_path):
     import sys
     blocker = tmp_path / "file"
     blocker.write_text("")
-    finished = subprocess.run([sys.executable, "-m", "grader", "grade", str(write_solution(tmp_path / "s")),
+    finished = subprocess.run([sys.executable, "-m", "grader", "grade", "--assignment", str(FIXTURE), str(write_solution(tmp_path / "s")),
                                "--out", str(blocker / "out")], cwd=ROOT, capture_output=True, text=True)
     assert finished.returncode == 2
     assert finished.stderr == f"error: cannot create the output folder {blocker / 'out'}: Not a directory\n"
@@ -243,7 +243,7 @@ def test_python_m_grader_prints_its_whole_summary_through_a_pipe_before_it_exits
     import sys
     out = tmp_path / "out"
     buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
-    finished = subprocess.run([sys.executable, "-m", "grader", "grade", str(write_solution(tmp_path / "s")),
+    finished = subprocess.run([sys.executable, "-m", "grader", "grade", "--assignment", str(FIXTURE), str(write_solution(tmp_path / "s")),
                                "--out", str(out)], cwd=ROOT, capture_output=True, text=True, env=buffered)
     assert finished.returncode == 0, finished.stderr
     lines = finished.stdout.splitlines()
@@ -294,7 +294,7 @@ def test_a_config_changed_since_the_cases_were_generated_stops_grading_with_advi
     shutil.copytree(CASES, tmp_path / "test_cases")
     config = tmp_path / "assignment.toml"
     config.write_text((FIXTURE / "assignment.toml").read_text().replace('tie_rule = "all"', 'tie_rule = "first"'))
-    finished = subprocess.run([sys.executable, "-m", "grader", "grade", str(write_solution(tmp_path / "s")),
+    finished = subprocess.run([sys.executable, "-m", "grader", "grade", "--assignment", str(FIXTURE), str(write_solution(tmp_path / "s")),
                                "--cases", str(tmp_path / "test_cases"), "--out", str(tmp_path / "out")],
                               cwd=ROOT, capture_output=True, text=True)
     assert finished.returncode == 2

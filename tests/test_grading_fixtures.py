@@ -22,7 +22,7 @@ import pytest
 from grader.authoring.template import solution_version
 from grader.engine import grade
 from grader.outputs import write_outputs
-from helpers import CASES, cases_with_settings, load_results
+from helpers import CASES, FIXTURE, cases_with_settings, load_results
 
 ROOT = Path(__file__).resolve().parents[1]
 NAIVE = ROOT / "tests" / "fixtures" / "naive"
@@ -324,7 +324,7 @@ def test_an_extra_parameter_with_a_default_keeps_full_marks(tmp_path):
 # Unfinished and broken files ---------------------------------------------------------------
 
 def test_the_untouched_template_scores_zero_with_every_case_not_implemented(tmp_path):
-    result = graded(ROOT / "student_template", tmp_path / "out")
+    result = graded(FIXTURE / "student_template", tmp_path / "out")
     assert result.score == 0
     assert result.problems == []
     assert {c.status for c in result.cases} == {"not-implemented"}
@@ -506,7 +506,7 @@ def test_a_results_json_written_by_student_code_is_replaced_by_the_graders(tmp_p
         os.chmod(out, 0o777)
         # A copy of the cases: as a normal user, the planting code could write into them.
         cases = cases_with_settings(shared / "copy")
-        run = subprocess.run([sys.executable, "-m", "grader", "grade", str(submission), "--out", str(out),
+        run = subprocess.run([sys.executable, "-m", "grader", "grade", "--assignment", str(FIXTURE), str(submission), "--out", str(out),
                               "--cases", str(cases), "--quiet"], cwd=ROOT, capture_output=True, text=True,
                              timeout=120)
         assert run.returncode == 0, run.stderr

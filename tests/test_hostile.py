@@ -276,7 +276,7 @@ except OSError as _e:
     print("REFUSED", type(_e).__name__)
 '''
     try:
-        finished = subprocess.run([sys.executable, "-m", "grader", "grade", str(template(tmp_path, planter)),
+        finished = subprocess.run([sys.executable, "-m", "grader", "grade", "--assignment", str(FIXTURE), str(template(tmp_path, planter)),
                                    "--out", str(out), "--quiet"], cwd=ROOT, capture_output=True, text=True)
         assert finished.returncode == 0, finished.stderr
         assert victim.read_text() == "precious"
@@ -294,7 +294,7 @@ def test_an_output_folder_owned_by_the_sandbox_user_is_refused(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     os.chown(out, uid, gid)
-    finished = subprocess.run([sys.executable, "-m", "grader", "grade", str(template(tmp_path)), "--out",
+    finished = subprocess.run([sys.executable, "-m", "grader", "grade", "--assignment", str(FIXTURE), str(template(tmp_path)), "--out",
                                str(out)], cwd=ROOT, capture_output=True, text=True)
     assert finished.returncode == 2
     assert finished.stderr == (f"error: refusing to grade into {out}: {out} belongs to the sandbox user "
@@ -346,7 +346,7 @@ def test_a_results_json_forged_into_the_local_output_folder_is_replaced(tmp_path
     forger = FORGER.replace('("/autograder", TREE, _os.getcwd(), _os.path.dirname(_os.getcwd()))',
                             f'({str(out)!r},)')
     submission = template(tmp_path, forger)
-    finished = subprocess.run([sys.executable, "-m", "grader", "grade", str(submission), "--out", str(out),
+    finished = subprocess.run([sys.executable, "-m", "grader", "grade", "--assignment", str(FIXTURE), str(submission), "--out", str(out),
                                "--quiet"], cwd=ROOT, capture_output=True, text=True)
     assert finished.returncode == 0, finished.stderr
     assert load_results(out / "results.json")["score"] == 0
@@ -795,7 +795,7 @@ def test_an_output_folder_inside_a_folder_anyone_may_change_is_refused(tmp_path)
     base = Path(tempfile.mkdtemp(prefix="bpg-open-", dir="/tmp"))
     os.chmod(base, 0o777)  # not sticky: the sandbox user could rename the output folder away
     try:
-        finished = subprocess.run([sys.executable, "-m", "grader", "grade", str(template(tmp_path)), "--out",
+        finished = subprocess.run([sys.executable, "-m", "grader", "grade", "--assignment", str(FIXTURE), str(template(tmp_path)), "--out",
                                    str(base / "out")], cwd=ROOT, capture_output=True, text=True)
         assert finished.returncode == 2
         assert finished.stderr == (f"error: refusing to grade into {base / 'out'}: the sandbox user "
@@ -819,7 +819,7 @@ def test_a_package_left_in_a_shared_working_folder_is_never_imported_by_the_grad
     for path in (planted, planted / "__init__.py"):
         os.chown(path, uid, gid)
     try:
-        finished = subprocess.run([sys.executable, "-m", "grader", "grade", str(write_solution(tmp_path / "s")),
+        finished = subprocess.run([sys.executable, "-m", "grader", "grade", "--assignment", str(FIXTURE), str(write_solution(tmp_path / "s")),
                                    "--cases", str(CASES), "--out", str(tmp_path / "out")],
                                   cwd=shared, capture_output=True, text=True)
         assert finished.returncode == 0, finished.stderr

@@ -18,7 +18,7 @@ import pytest
 from grader.authoring.package import runtime_files
 from grader.authoring.release import build_release
 from grader.engine import grade
-from helpers import (CASES, ROOT, autograder_tree, build_package, edit_submission, load_results, run_autograder,
+from helpers import (CASES, FIXTURE, ROOT, autograder_tree, build_package, edit_submission, load_results, run_autograder,
                      stale_project, write_solution)
 
 if sys.version_info >= (3, 11):
@@ -86,7 +86,7 @@ def assert_no_internal_errors(run):
 
 @pytest.fixture(scope="module")
 def release(tmp_path_factory):
-    out, files = build_release(ROOT, tmp_path_factory.mktemp("release") / "release.zip")
+    out, files = build_release(FIXTURE, tmp_path_factory.mktemp("release") / "release.zip")
     return out, files
 
 
@@ -124,7 +124,7 @@ def test_release_holds_the_template_at_its_top_level_beside_the_tests_and_the_gr
     with zipfile.ZipFile(out) as archive:
         assert sorted(archive.namelist()) == sorted(files)
     for name in TEMPLATE_FILES:
-        assert files[name] == (ROOT / "student_template" / name).read_bytes()
+        assert files[name] == (FIXTURE / "student_template" / name).read_bytes()
     top = {name for name in files if "/" not in name}
     assert top == set(TEMPLATE_FILES) | {"README.md", "requirements.txt", "conftest.py", "test_public_cases.py",
                                          "pytest.ini"}
@@ -175,7 +175,7 @@ def test_public_manifest_drops_mistakes_only_hidden_cases_use_and_keys_it_does_n
 
 
 def test_release_bytes_are_reproducible(release, tmp_path):
-    out, _ = build_release(ROOT, tmp_path / "again.zip")
+    out, _ = build_release(FIXTURE, tmp_path / "again.zip")
     assert out.read_bytes() == release[0].read_bytes()
 
 
@@ -188,7 +188,7 @@ def test_release_refuses_stale_generated_files(tmp_path):
 
 def test_release_command_writes_the_zip(tmp_path):
     out = tmp_path / "students.zip"
-    result = subprocess.run([sys.executable, "-m", "grader", "release", "--out", str(out)], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "grader", "release", "--assignment", str(FIXTURE), "--out", str(out)], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert f"{len(PUBLIC)} public test cases" in result.stdout

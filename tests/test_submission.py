@@ -8,9 +8,9 @@ import pytest
 
 from grader.errors import UserError
 from grader.submission import MAX_FILES, MAX_FOLDERS, load_submission
+from helpers import FIXTURE, ROOT, overwrite_member_data, solution_zip, write_solution
 
 FILES = ("layers.py", "fc_net.py")
-from helpers import ROOT, overwrite_member_data, solution_zip, write_solution
 
 
 def test_virtual_environments_and_tool_folders_are_not_part_of_a_submission(tmp_path):
@@ -77,7 +77,7 @@ def test_a_zip_with_damaged_compressed_data_cannot_be_read_and_says_which_file(t
 def test_grading_a_damaged_zip_reports_that_the_submission_could_not_be_read(tmp_path, capsys):
     from grader.cli import main
     upload = zip_with_damaged_deflate_data(tmp_path / "upload.zip")
-    assert main(["grade", str(upload), "--out", str(tmp_path / "out")]) == 0
+    assert main(["grade", str(upload), "--assignment", str(FIXTURE), "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     assert (f"  problem: the submission could not be read: {upload}: cannot read the zip file "
             f"(sub/layers.py is damaged or cannot be unpacked: Error -3 while decompressing data") in out

@@ -260,6 +260,9 @@ class _Package(importlib.abc.MetaPathFinder):
             raise UserError(f"{self.folder / dotted.replace('.', '/')}.py: {exc}") from None
         except SyntaxError as exc:
             raise UserError(f"{exc.filename}:{exc.lineno}: syntax error: {exc.msg}") from None
+        except Exception as exc:  # the folder's own code failed as it was imported
+            raise UserError(f"{_where(exc, self.folder) or self.folder / dotted.replace('.', '/')}: importing it "
+                            f"raised {type(exc).__name__}: {exc}") from None
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname != self.name and not fullname.startswith(self.name + "."):
@@ -277,6 +280,13 @@ class _Package(importlib.abc.MetaPathFinder):
         if source.is_file():
             return importlib.util.spec_from_file_location(fullname, source, loader=_SourceLoader(self, source))
         return None
+
+
+def _where(exc, folder):
+    """'file:line' of the last traceback frame of exc in the assignment folder, or ''."""
+    import traceback
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(str(folder))]
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
 
 
 class _SourceLoader(importlib.abc.SourceLoader):

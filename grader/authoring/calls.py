@@ -46,8 +46,10 @@ def build_call(function, case, values, declarations):
         raise CallError(f"case {case.id} gives {', '.join(map(repr, unused))}, which no argument of "
                         f"{function.name} takes: pass it, or leave it out of the case")
     plain = {name: _json(value) for name, value in values.items() if not _contains_array(value)}
-    # Arrays inside the arguments that `after` reads from: changing them in place is the point.
-    mutable = sorted({array for text in function.after.values() for array in encoder.owned.get(parse_path(text)[0], ())})
+    # Arrays inside the arguments that `after` reads from (here, or in the forward pass a Cache
+    # comes from): changing them in place is the point.
+    roots = [parse_path(text)[0] for text in function.after.values()] + encoder.updated
+    mutable = sorted({array for root in roots for array in encoder.owned.get(root, ())})
     return call, encoder.arrays, plain, mutable
 
 
@@ -94,6 +96,7 @@ def _argument(entry, encoder, declarations, function, case, place):
         if forward is None:
             raise CallError(f"{function.name}: its cache comes from {entry.forward!r}, which is not declared")
         take = _cache_position(forward.returns)
+        encoder.updated += [parse_path(text)[0] for text in forward.after.values()]
         inner = _target(forward, encoder)
         inner.update(_arguments(forward, encoder, declarations, case, record=False))
         return {"call": inner, "take": take, "function": forward.name}
@@ -125,6 +128,7 @@ class _Encoder:
         self.used = set()
         self.places = {}   # value name -> where the call passes it: [{"arg": 3}], [{"kwarg": "x"}], ...
         self.owned = {}    # value name -> the names of the arrays it holds
+        self.updated = []  # values a forward pass called for a Cache updates (its `after` roots)
 
     def has(self, name):
         return name in self.values
