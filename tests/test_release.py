@@ -329,3 +329,35 @@ def test_interface_problems_come_first_and_name_the_fix(release, venv, tmp_path)
     assert {name for name, outcome in outcomes.items() if outcome == "FAILED"} == \
         {"test_interface"} | {case_test_id(c) for c in PUBLIC
                               if c["function"] == "conv_forward" or c["function"].startswith("FullyConnectedNet")}
+
+
+@pytest.mark.slow
+def test_with_batchnorm_added_a_correct_implementation_scores_full_marks_in_pytest_grade_and_gradescope(
+        venv, tmp_path):
+    from helpers import FIXTURE_CONFIG, make_assignment
+    text = FIXTURE_CONFIG.read_text().replace("total_points = 100", "total_points = 110").replace(
+        "[points]\n", "[points]\nbatchnorm_forward = 4\nbatchnorm_backward = 6\n")
+    assignment = make_assignment(tmp_path / "with-batchnorm", text)
+    out, files = build_release(assignment, tmp_path / "release.zip")
+    template = files["layers.py"].decode()
+    assert 'raise NotImplementedError("batchnorm_forward is not implemented yet")' in template
+    assert 'raise NotImplementedError("batchnorm_backward is not implemented yet")' in template
+    assert "`batchnorm_backward` | `layers.py` | 6 |" in files["README.md"].decode()
+    folder = unpack(out, tmp_path / "release")
+    write_solution(folder)
+    run = run_student(venv, folder)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr
+    outcomes = outcome_lines(run.stdout)
+    assert "test_batchnorm_backward[training mode]" in outcomes and set(outcomes.values()) == {"PASSED"}
+    rows = summary_rows(run.stdout)
+    assert rows["batchnorm_forward"][0] == rows["batchnorm_forward"][1] > 0
+    assert grade(folder, assignment / "test_cases").score == 110
+    root = autograder_tree(build_package(tmp_path / "package", assignment), write_solution(tmp_path / "upload"))
+    try:
+        finished = run_autograder(root)
+        assert finished.returncode == 0, finished.stderr
+        results = load_results(root / "results" / "results.json")
+        assert results["score"] == 110
+        assert sum(t["score"] for t in results["tests"] if t["name"].startswith("batchnorm")) == 10
+    finally:
+        shutil.rmtree(root)
