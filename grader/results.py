@@ -95,6 +95,8 @@ class GradeResult:
     budget_exhausted: bool = False
     hidden_visibility: str = "after_published"
     import_output: str = ""                # what the student's files printed when imported
+    isolation: str = ""                    # how student code was isolated (see grader/sandbox/kernel.py)
+    interpreter: str = ""                  # the Python and NumPy that ran it
 
     @property
     def score(self):

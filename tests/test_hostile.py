@@ -289,7 +289,7 @@ except OSError as _e:
 
 @needs_root
 def test_an_output_folder_owned_by_the_sandbox_user_is_refused(tmp_path):
-    from grader.sandbox import ensure_user
+    from grader.sandbox.user import ensure_user
     uid, gid = ensure_user("bpgrader")
     out = tmp_path / "out"
     out.mkdir()
@@ -714,7 +714,7 @@ def relu_backward(dout, cache):
 
 def test_the_process_table_from_ps_agrees_with_proc():
     """The fallback for systems without /proc (macOS) reads the same processes."""
-    from grader.sandbox import _process_table, _ps_table
+    from grader.sandbox.processes import _process_table, _ps_table
     me = os.getpid()
     proc, ps = _process_table(), _ps_table()
     assert ps[me] == proc[me] == (os.getppid(), os.getuid(), False)
@@ -723,7 +723,7 @@ def test_the_process_table_from_ps_agrees_with_proc():
 
 
 def test_the_tree_only_process_table_has_the_same_parents():
-    from grader.sandbox import _process_table
+    from grader.sandbox.processes import _process_table
     me = os.getpid()
     tree = _process_table(owners=False)
     assert tree[me] == (os.getppid(), None, False)
@@ -736,7 +736,7 @@ def test_the_process_limit_counts_every_thread_of_the_users_processes():
     own, so that no other process of the machine is counted."""
     import threading
 
-    from grader.sandbox import _user_process_count
+    from grader.sandbox.processes import _user_process_count
     pid = os.fork()
     if pid == 0:
         code = 99
@@ -759,7 +759,9 @@ def test_the_process_limit_counts_every_thread_of_the_users_processes():
 @needs_root
 def test_a_sandbox_user_process_that_makes_itself_non_dumpable_is_still_found_and_killed(tmp_path):
     """Such a process's files in /proc turn over to root; its /proc folder keeps its user."""
-    from grader.sandbox import Sandbox, _process_table, ensure_user, kill_user_processes
+    from grader.sandbox import Sandbox
+    from grader.sandbox.processes import _process_table, kill_user_processes
+    from grader.sandbox.user import ensure_user
     uid, gid = ensure_user("bpgrader")
     as_user = dict(user=uid, group=gid, extra_groups=[], cwd="/")
 
@@ -808,7 +810,7 @@ def test_an_output_folder_inside_a_folder_anyone_may_change_is_refused(tmp_path)
 @needs_root
 def test_a_package_left_in_a_shared_working_folder_is_never_imported_by_the_grader(tmp_path):
     import tempfile
-    from grader.sandbox import ensure_user
+    from grader.sandbox.user import ensure_user
     uid, gid = ensure_user("bpgrader")
     shared = Path(tempfile.mkdtemp(prefix="bpg-shared-", dir="/tmp"))
     os.chmod(shared, 0o1777)  # like /tmp, where an earlier submission could leave a package

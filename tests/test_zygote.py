@@ -159,7 +159,7 @@ def test_when_the_zygote_is_gone_the_worker_starts_as_usual(zygote, cases, tmp_p
 
 @ROOT_ONLY
 def test_the_zygote_refuses_an_import_path_that_a_sandbox_user_could_write_to():
-    from grader.sandbox import sandbox_gids, sandbox_uids
+    from grader.sandbox.user import sandbox_gids, sandbox_uids
     uids = sorted(sandbox_uids())
     if not uids:
         pytest.skip("no sandbox user on this machine yet")
