@@ -517,7 +517,7 @@ class Zygote:
     START_TIMEOUT = 60.0
 
     def __init__(self, python, prefix=()):
-        self.python = python
+        self.python, self.prefix = python, tuple(prefix)
         self.live = set()   # pids of the workers handed out and not released yet, as the zygote sees them
         self.exits = {}     # pid -> exit status, for live workers that have ended
         self.refused = None

@@ -484,6 +484,9 @@ def main(argv):
     """
     if argv[1:2] == ["--zygote"]:  # fd, sandbox uids, their gids
         zygote(int(argv[2]), *[[int(n) for n in arg.split(",") if n] for arg in argv[3:5]])
+    if os.getsid(0) != os.getpid():  # in namespaces, where bwrap's reaper leads the session
+        os.setsid()
+    os.environ.pop("PWD", None)  # (which bwrap sets: a worker's environment is the grader's alone)
     if len(argv) > 5:
         apply_limits(json.loads(argv[5]))  # first of all: before NumPy, before any student code
     read_fd, write_fd, directory, blocked = _arguments(argv)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import UserError
+from ..walk import files_under
 from .submissions import _print_warning, _private_dir, discover
 from .report import write_grades_csv, write_overview
 
@@ -48,10 +49,16 @@ def fingerprint(entry, manifest_sha, grader_sha):
     digest = hashlib.sha256("\0".join([grader_sha, manifest_sha, entry.key, entry.name, Path(entry.path).name, ""])
                             .encode())
     path = Path(entry.path)
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    for file in files:
-        digest.update(str(file.relative_to(path) if file != path else file.name).encode() + b"\0")
-        digest.update(file.read_bytes())
+    try:
+        files = [path] if path.is_file() else [Path(p) for p in files_under(path) if os.path.isfile(p)]
+    except UserError:  # too many folders to be a submission: graded (and refused) every time
+        files, digest = [], hashlib.sha256(os.urandom(16))
+    for file in files:  # (fsencode: a name need not be UTF-8)
+        digest.update(os.fsencode(file.relative_to(path) if file != path else file.name) + b"\0")
+        try:
+            digest.update(file.read_bytes())
+        except OSError:
+            digest.update(os.urandom(16))  # unreadable now: graded again next time
     return digest.hexdigest()
 
 
@@ -142,9 +149,12 @@ def grade_one(entry, cases, out, config, digest, source=None):
         outcome.mistakes = sorted({d.key for c in result.cases for d in c.diagnoses
                                    if not d.key.startswith("generic/")})
     except Exception as exc:  # the grader's own failure on this submission: the batch goes on
-        outcome.error = f"{type(exc).__name__}: {exc}"
+        from ..failure import grader_failed
+        from ..text import clean_text
+        outcome.error = clean_text(f"{type(exc).__name__}: {exc}")
         (folder).mkdir(parents=True, exist_ok=True)
-        (folder / "error.txt").write_text(traceback.format_exc(), encoding="utf-8")
+        (folder / "error.txt").write_text(clean_text(traceback.format_exc()), encoding="utf-8")
+        grader_failed(folder / "results.json", exc, Path(cases))
     outcome.seconds = time.monotonic() - started
     (folder / STATE).parent.mkdir(parents=True, exist_ok=True)
     (folder / STATE).write_text(json.dumps(asdict(outcome), indent=1), encoding="utf-8")
@@ -165,6 +175,18 @@ def _previous(out, entry, digest):
     outcome.reused = True
     outcome.name, outcome.emails, outcome.students = entry.name, entry.emails, entry.students
     return outcome
+
+
+def _load_everything():
+    """Every module this process needs after the grading processes start, loaded now: student
+    code runs meanwhile, and nothing may be imported once it has (see grader/importpath.py)."""
+    import csv, datetime, io, platform, statistics  # noqa: E401,F401
+    import numpy  # noqa: F401
+    from ..engine import _load_reporting, _load_scoring
+    from ..report.render import render_class_overview  # noqa: F401
+    from ..failure import grader_failed  # noqa: F401
+    _load_scoring()
+    _load_reporting()
 
 
 def run_batch(source, out, cases="test_cases", jobs=None, force=False, config=None, progress=None):
@@ -192,6 +214,7 @@ def run_batch(source, out, cases="test_cases", jobs=None, force=False, config=No
         warnings.append(message)
         _print_warning(message)
     entries = discover(source, out, warn)
+    _load_everything()
     jobs = max(1, jobs or len(available_cores()))
     code_sha = grader_sha()
     outcomes, todo = {}, []

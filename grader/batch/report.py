@@ -7,6 +7,7 @@ import statistics
 import sys
 import time
 
+from ..text import terminal_text
 from .submissions import _write_private
 
 # Outputs ------------------------------------------------------------------------------
@@ -109,7 +110,7 @@ class Progress:
         eta = elapsed / self._fresh_done * left
         score = f"{outcome.score:g}/{outcome.possible:g}" if outcome.status == "graded" else "ERROR"
         width = len(str(self.total))
-        print(f"[{self.done:>{width}}/{self.total}] {outcome.name[:40]:<40} {score:>12}  "
+        print(f"[{self.done:>{width}}/{self.total}] {terminal_text(outcome.name)[:40]:<40} {score:>12}  "
               f"elapsed {_clock(elapsed)}, about {_clock(eta)} left", file=self.stream, flush=True)
 
 

@@ -206,7 +206,8 @@ def _unique_keys(entries):
 
 
 def _print_warning(message):
-    print(f"warning: {message}", file=sys.stderr, flush=True)
+    from ..text import terminal_text
+    print(f"warning: {terminal_text(message)}", file=sys.stderr, flush=True)
 
 
 def parse_export_metadata(text, source=METADATA):
