@@ -13,6 +13,7 @@ tests are skipped: SECURITY.md explains what that mode cannot protect.
 """
 import html
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -829,3 +830,258 @@ def test_a_package_left_in_a_shared_working_folder_is_never_imported_by_the_grad
         assert load_results(tmp_path / "out" / "results.json")["score"] == 100
     finally:
         shutil.rmtree(shared)
+
+
+# Sandbox, second round (issue 18): one test per class of attack, on both isolation paths ---------
+
+@pytest.fixture(params=["namespaces", "user"])
+def isolation(request, monkeypatch):
+    """Each test runs with the kernel's namespaces (bwrap) and with the fallback that a container
+    without them gets (forced here with BPGRADER_ISOLATION=user)."""
+    from grader.sandbox import kernel
+    monkeypatch.setenv(kernel.ISOLATION_SETTING, "user" if request.param == "user" else "namespaces")
+    if request.param == "namespaces" and ROOT_MODE:
+        try:
+            kernel.namespaces_refused()
+        except Exception as exc:
+            pytest.skip(f"no namespaces here: {exc}")
+    return request.param
+
+
+def sandbox_owned(places=("/tmp", "/var/tmp", "/dev/shm")):
+    """Entries owned by any sandbox user directly in the shared temporary folders."""
+    from grader.sandbox.files import owned_files
+    from grader.sandbox.user import sandbox_uids
+    return [path for uid in sandbox_uids() for path in owned_files(uid, places)]
+
+
+@needs_root
+def test_a_set_user_id_copy_of_python_neither_works_nor_survives_the_grade(isolation, fast_cases, tmp_path):
+    marker = f"bpg-suid-{uuid.uuid4().hex[:8]}"
+    copier = rf'''
+import os as _os, shutil as _sh, subprocess as _sp, sys as _sys
+for _folder in ("/tmp", "/var/tmp", "/dev/shm", _os.getcwd()):
+    try:
+        _copy = _os.path.join(_folder, "{marker}")
+        _sh.copy(_sys.executable, _copy)
+        _os.chmod(_copy, 0o4755)
+        print("PLANTED", _folder)
+    except OSError as _e:
+        print("REFUSED", _folder, type(_e).__name__)
+'''
+    result = grade(solution(tmp_path, copier), fast_cases)
+    assert result.isolation == ("namespaces" if isolation == "namespaces" else "sandbox user")
+    assert "PLANTED /tmp" in result.import_output  # the attack ran
+    assert sandbox_owned() == [] and not any(Path(f, marker).exists() for f in ("/tmp", "/var/tmp", "/dev/shm"))
+    assert result.score == 100
+
+
+def test_root_installs_a_submission_without_following_a_planted_link(tmp_path):
+    from grader.sandbox import Sandbox
+    from grader.sandbox.install import install_files
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    (workdir / "layers.py").symlink_to(victim)
+    box = Sandbox(tmp_path, workdir, sys.executable, 512, 60)
+    notes = install_files(box, {"layers.py": b"print('hi')\n", "fc_net.py": b"pass\n"})
+    assert victim.read_text() == "precious" and (workdir / "layers.py").is_symlink()
+    assert notes == ["layers.py was left out: it could not be placed beside the other files (File exists)"]
+
+
+def test_a_write_the_disk_cannot_take_is_the_graders_error_not_a_syntax_error(tmp_path):
+    from grader.sandbox import Sandbox
+    from grader.sandbox.install import InstallError, install_files
+    box = Sandbox(tmp_path, tmp_path, sys.executable, 512, 60)
+    pid = os.fork()
+    if pid == 0:  # a disk with 100 bytes left, as the file-size limit makes it
+        import resource
+        import signal
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100, 100))
+        try:
+            install_files(box, {"layers.py": b"x = (\n" * 1000})
+            os._exit(1)
+        except InstallError as error:
+            os._exit(7 if "could not copy layers.py into the sandbox" in str(error) else 2)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 7
+
+
+CLASSMATE_ATTACKER = r'''
+import os as _os, signal as _signal
+_me = _os.getpid()
+_killed, _read = 0, 0
+for _entry in _os.listdir("/proc"):
+    if _entry.isdigit() and int(_entry) != _me:
+        try:
+            _os.kill(int(_entry), _signal.SIGKILL)
+            _killed += 1
+        except OSError:
+            pass
+        try:
+            open(f"/proc/{_entry}/cwd/layers.py").read()
+            _read += 1
+        except OSError:
+            pass
+print("KILLED", _killed, "READ", _read)
+'''
+
+
+@needs_root
+def test_a_submission_cannot_read_or_kill_a_classmates_grade_in_the_same_batch(isolation, fast_cases, tmp_path):
+    from grader.batch import run_batch
+    klass = tmp_path / "class"
+    for name in ("a-honest", "b-honest", "c-honest"):
+        write_solution(klass / name)
+    attacker = solution(tmp_path, CLASSMATE_ATTACKER.replace("print(", "for _ in range(200):\n    pass\nprint("))
+    shutil.copytree(attacker, klass / "b-attacker")
+    outcomes, _ = run_batch(klass, tmp_path / "out", fast_cases, jobs=2)
+    scores = {o.key: o.score for o in outcomes}
+    assert scores == {"a-honest": 100, "b-attacker": 100, "b-honest": 100, "c-honest": 100}
+    report = (tmp_path / "out" / "students" / "b-attacker" / "report.html").read_text()
+    assert "KILLED 0 READ 0" in report
+
+
+RECORDER = r'''
+import sys as _sys
+_SEEN = []
+_relu_backward = relu_backward
+def relu_backward(dout, cache):
+    _SEEN.append(float(abs(dout).sum()))
+    print("SEEN", len(_SEEN), _SEEN)
+    return _relu_backward(dout, cache)
+'''
+
+
+def test_no_visible_case_ever_shows_anything_of_a_hidden_case(isolation, graded, fast_cases, tmp_path):
+    result, data = graded(solution(tmp_path, RECORDER), fast_cases, tmp_path)
+    calls = [c for c in result.cases if c.case.function == "relu_backward"]
+    visible = [c for c in calls if not c.case.hidden]
+    hidden = [c for c in calls if c.case.hidden]
+    assert visible and hidden and all(c.passed for c in calls)
+    # (FullyConnectedNet.loss calls relu_backward too, in its visible cases)
+    public_outputs = " ".join(c.output for c in result.cases if not c.case.hidden)
+    for case in hidden:
+        found = re.search(r"SEEN (\d+) (\[.*\])", case.output)
+        assert found and found.group(1) == "1"  # a fresh worker: the first call it ever saw
+        assert found.group(2)[1:-1] not in public_outputs
+
+
+FILLER = r'''
+import os as _os
+_made = 0
+for _folder in ("/tmp", "/var/tmp", "/dev/shm", _os.getcwd()):
+    for _i in range(6):
+        try:
+            with open(_os.path.join(_folder, f"bpg-fill-{_i}"), "wb") as _f:
+                _f.write(b"x" * (8 << 20))
+            _made += 1
+        except OSError:
+            break
+    try:
+        _deep = _os.path.join(_folder, "bpg-deep")
+        for _i in range(1100):
+            _os.mkdir(_deep)
+            _deep = _os.path.join(_deep, "d")
+    except OSError:
+        pass
+print("MADE", _made)
+'''
+
+
+@needs_root
+def test_files_a_submission_leaves_in_shared_folders_are_gone_after_the_grade(isolation, fast_cases, tmp_path):
+    result = grade(solution(tmp_path, FILLER), fast_cases)
+    assert "MADE" in result.import_output and result.score == 100
+    assert sandbox_owned() == []
+    assert not any(Path(f, "bpg-fill-0").exists() or Path(f, "bpg-deep").exists()
+                   for f in ("/tmp", "/var/tmp", "/dev/shm"))
+    assert grade(write_solution(tmp_path / "next"), fast_cases).score == 100
+
+
+@needs_root
+def test_student_code_cannot_fork_so_the_memory_cap_holds_for_everything_it_runs(isolation, fast_cases, tmp_path):
+    forker = r'''
+import os as _os
+try:
+    _pid = _os.fork()
+    if _pid == 0:
+        _os._exit(0)
+    print("FORKED")
+except OSError as _e:
+    print("FORK REFUSED", type(_e).__name__)
+'''
+    result = grade(solution(tmp_path, forker), fast_cases)
+    assert "FORK REFUSED BlockingIOError" in result.import_output and result.score == 100
+
+
+def deep_submission(directory, depth=1100):
+    submission = write_solution(directory)
+    fd = os.open(submission, os.O_RDONLY)
+    for _ in range(depth):
+        os.mkdir("d", dir_fd=fd)
+        inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+    os.close(fd)
+    return submission
+
+
+def test_a_folder_1100_levels_deep_is_graded_by_grade_and_batch(isolation, fast_cases, tmp_path):
+    from grader.batch import run_batch
+    from grader.sandbox.files import remove_tree
+    submission = deep_submission(tmp_path / "class" / "deep")
+    out = tmp_path / "out"
+    try:
+        finished = subprocess.run([sys.executable, "-m", "grader", "grade", str(submission), "--cases",
+                                   str(fast_cases), "--out", str(out), "--quiet"], cwd=ROOT, capture_output=True,
+                                  text=True)
+        assert finished.returncode == 0, finished.stderr
+        assert load_results(out / "results.json")["score"] == 100
+        outcomes, _ = run_batch(tmp_path / "class", tmp_path / "batch", fast_cases, jobs=1)
+        assert [(o.status, o.score) for o in outcomes] == [("graded", 100)]
+    finally:
+        remove_tree(submission / "d")  # (pytest's own clean-up recurses)
+
+
+def test_lone_surrogates_and_undecodable_names_reach_every_writer_safely(isolation, graded, fast_cases, tmp_path):
+    submission = solution(tmp_path, replace=[("layers.py", "    out = np.where(x > 0, x, 0.0)",
+                                              "    print('\\ud800 printed')\n    raise ValueError('bad \\ud800 text')")])
+    (submission / os.fsdecode(b"helper-\xff.py")).write_text("x = 1\n")
+    out = tmp_path / "out"
+    result, data = graded(submission, fast_cases, tmp_path, out)
+    relu = [c for c in result.cases if c.case.function == "relu_forward"]
+    assert relu and all("bad \\ud800 text" in c.summary for c in relu)
+    assert "\\ud800" in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_removing_the_import_blocker_does_not_let_a_forbidden_package_score(isolation, tmp_path):
+    strict = cases_with_settings(tmp_path / "strict", case_timeout=1.5, import_timeout=4.0,
+                                 forbidden_imports=["_decimal"], on_forbidden="fail")
+    sneaky = r'''
+import sys as _sys
+_sys.meta_path[:] = [f for f in _sys.meta_path if type(f).__name__ != "ImportBlocker"]
+_m = __import__("_dec" + "imal")
+print("LOADED", _m.__name__)
+'''
+    result = grade(solution(tmp_path, sneaky), strict)
+    assert "LOADED _decimal" in result.import_output  # the in-process blocker was beaten
+    assert result.score == 0
+    assert any("your code loaded _decimal while it ran" in p for p in result.problems)
+
+
+def test_escape_codes_in_student_text_never_reach_the_terminal(tmp_path):
+    painter = "raise ImportError('\\x1b[2J\\x1b[H' + 'total 100 / 100')\n"
+    submission = solution(tmp_path, fc_net_extra=painter)
+    finished = subprocess.run([sys.executable, "-m", "grader", "grade", str(submission), "--out",
+                               str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr
+    assert "\x1b" not in finished.stdout + finished.stderr
+    assert "\\x1b[2J" in finished.stdout
+
+
+def test_a_correct_submission_that_prints_10_mb_at_import_loses_nothing(isolation, graded, fast_cases, tmp_path):
+    result, data = graded(solution(tmp_path, "print('x' * (10 << 20))\n"), fast_cases, tmp_path)
+    assert data["score"] == 100 and result.problems == []
+    assert re.search(r"and \d+ more bytes were dropped: output stops at 8 MB", result.import_output)
