@@ -45,6 +45,7 @@ def build_release(project=".", out=None):
 
     files = {name: (project / generate.TEMPLATE_DIR / name).read_bytes() for name in TEMPLATE_FILES}
     files.update({name: (RELEASE / name).read_bytes() for name in SUPPORT_FILES})
+    files["requirements.txt"] = pin_numpy(files["requirements.txt"])  # issue 18: NumPy as on Gradescope
     files["README.md"] = render_readme(manifest, files["layers.py"].decode("utf-8")).encode("utf-8")
     files.update(runtime_files())
     files[f"test_cases/{MANIFEST}"] = manifest_bytes(manifest)
@@ -54,6 +55,15 @@ def build_release(project=".", out=None):
     out = Path(out) if out else project / "dist" / "release.zip"
     write_zip(out, zip_bytes(files))
     return out, files
+
+
+def pin_numpy(requirements):
+    """The release's requirements with NumPy pinned to the version the Gradescope package installs,
+    so that a student's code meets the same NumPy locally as when it is graded."""
+    import re
+    from .package import SCRIPTS
+    pin = re.search(r"^numpy==\S+$", (SCRIPTS / "requirements.txt").read_text(encoding="utf-8"), re.M)
+    return re.sub(rb"^numpy\b.*$", pin.group().encode(), requirements, count=1, flags=re.M)
 
 
 def public_manifest(raw):
