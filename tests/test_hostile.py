@@ -165,7 +165,10 @@ def test_code_that_searches_the_disk_for_expected_values_finds_none_on_gradescop
         assert data["score"] == 0  # the template's honest score: nothing was stolen
         report = (root / "results" / "report.html").read_text()
         # It could open the three files of its own upload, and nothing of the grader's.
-        assert "OPENED 3 ['layers.py', 'fc_net.py', 'gradient_check.py']" in html.unescape(report)
+        # In namespaces even its own upload's copy (in this test's /tmp) is out of sight.
+        found = "OPENED 0 []" if data["extra_data"]["isolation"] == "namespaces" else \
+            "OPENED 3 ['layers.py', 'fc_net.py', 'gradient_check.py']"
+        assert found in html.unescape(report)
         relu = [t for t in data["tests"] if t["tags"][0] == "relu_forward"]
         assert relu and all(t["score"] == 0 for t in relu)
     finally:
@@ -282,7 +285,8 @@ except OSError as _e:
         assert finished.returncode == 0, finished.stderr
         assert victim.read_text() == "precious"
         assert os.stat(out).st_uid == 0
-        assert "REFUSED PermissionError" in (out / "report.html").read_text()
+        report = (out / "report.html").read_text()  # (a read-only file system, in namespaces)
+        assert "REFUSED PermissionError" in report or "REFUSED OSError" in report
         assert load_results(out / "results.json")["score"] == 0
     finally:
         shutil.rmtree(base)
@@ -544,13 +548,16 @@ def test_long_lived_children_and_detached_daemons_are_all_killed(graded, fast_ca
     marker = f"bpg-child-{uuid.uuid4().hex}"
     spawner = rf'''
 import os as _os, subprocess as _sp, sys as _sys
-for _i in range(3):
-    _sp.Popen([_sys.executable, "-c", "import time; time.sleep(600)  # {marker}"], start_new_session=True)
-if _os.fork() == 0:
-    _os.setsid()
+try:  # (as the sandbox user, the process limit refuses them: issue 18)
+    for _i in range(3):
+        _sp.Popen([_sys.executable, "-c", "import time; time.sleep(600)  # {marker}"], start_new_session=True)
     if _os.fork() == 0:
-        _os.execv(_sys.executable, [_sys.executable, "-c", "import time; time.sleep(600)  # {marker}"])
-    _os._exit(0)
+        _os.setsid()
+        if _os.fork() == 0:
+            _os.execv(_sys.executable, [_sys.executable, "-c", "import time; time.sleep(600)  # {marker}"])
+        _os._exit(0)
+except OSError:
+    pass
 '''
     result, data = graded(solution(tmp_path, spawner), fast_cases, tmp_path)
     assert data["score"] == 100
@@ -656,7 +663,7 @@ _conv_forward = conv_forward
 _calls = [0]
 def conv_forward(x, w, b, conv_param):
     _calls[0] += 1
-    if _calls[0] == 4:  # the last conv_forward case; the next case's inputs are larger than a page
+    if _calls[0] == 3:  # the last visible conv_forward case; the next case's inputs are larger than a page
         _fcntl.fcntl(int(_sys.argv[1]), 1031, 4096)  # F_SETPIPE_SZ: the request pipe holds one page
         def _stall(*args, **kwargs):
             while True:
@@ -669,8 +676,8 @@ def conv_forward(x, w, b, conv_param):
 def test_a_worker_that_stops_reading_its_requests_costs_the_next_case_a_timeout_not_a_hang(graded, fast_cases, tmp_path):
     result, data = graded(solution(tmp_path, STALLER), fast_cases, tmp_path)
     conv = [c.case.function for c in result.cases].index("conv_forward")
-    stalled = result.cases[conv + 4]
-    assert stalled.case.function == "conv_backward" and stalled.status == "timeout"
+    stalled = next(c for c in result.cases if c.case.function == "conv_backward" and not c.case.hidden)
+    assert conv >= 0 and stalled.status == "timeout"  # (hidden cases run later, in a fresh worker)
     assert [c.status for c in result.cases if c is not stalled] == ["passed"] * (len(result.cases) - 1)
     assert result.seconds < 20
 
@@ -690,10 +697,11 @@ _sys.stdout.write("<flood at import>" * 50000)
     assert (out / "report.html").stat().st_size < 1_000_000
     assert len(result.import_output) <= 11 * 1024
     relu = [c for c in result.cases if c.case.function == "relu_forward"]
-    assert all(c.status == "error" and "printed too much output" in c.summary for c in relu)
+    # Past the cap, output is dropped and counted: never an error in the student's code (issue 18).
+    assert all(c.passed and "more bytes were dropped: output stops at 8 MB" in c.output for c in relu)
     assert all(len(c.output) <= 11 * 1024 for c in result.cases)
-    assert data["score"] == 100 - points_of("relu_forward") - sum(
-        c.possible - c.score for c in result.cases if c.case.function == "FullyConnectedNet.loss")
+    assert data["score"] == 100 - sum(c.possible - c.score for c in result.cases
+                                      if c.case.function == "FullyConnectedNet.loss")
 
 
 def test_garbage_written_to_the_graders_channel_costs_only_that_call(graded, fast_cases, tmp_path):
@@ -1066,7 +1074,7 @@ _m = __import__("_dec" + "imal")
 print("LOADED", _m.__name__)
 '''
     result = grade(solution(tmp_path, sneaky), strict)
-    assert "LOADED _decimal" in result.import_output  # the in-process blocker was beaten
+    assert "LOADED decimal" in result.import_output  # the in-process blocker was beaten
     assert result.score == 0
     assert any("your code loaded _decimal while it ran" in p for p in result.problems)
 

@@ -58,7 +58,10 @@ def _folder(root, parts, opened, owned):
                 os.mkdir(parts[depth - 1], 0o700, dir_fd=fd)
             except FileExistsError:
                 pass  # made for an earlier file, or a file of that name is there: the open says which
-            opened[key] = os.open(parts[depth - 1], _DIRECTORY, dir_fd=fd)
+            try:
+                opened[key] = os.open(parts[depth - 1], _DIRECTORY, dir_fd=fd)
+            except NotADirectoryError:  # a file of that name came first
+                raise FileExistsError(errno.EEXIST, "File exists") from None
             owned.append(opened[key])
         fd = opened[key]
     return fd

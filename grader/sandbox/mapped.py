@@ -30,7 +30,8 @@ def _packages(path, names):
     for name in names:
         # torch/, scipy.libs/, jaxlib/: never a file whose name only starts so (NumPy's own
         # libscipy_openblas is NumPy's).
-        if any(part in (name, name + "lib") or part.startswith((name + ".", name + "-")) for part in parts[:-1]):
+        if any(part in (name, name + "lib") or part.startswith((name + ".", name + "-")) for part in parts[:-1]) \
+                or parts[-1].startswith(name + "."):  # a single-file extension module: _decimal.cpython-*.so
             yield name
 
 
