@@ -2,6 +2,10 @@ import gc
 import os
 import sys
 
+from .importpath import clean_import_path
+
+clean_import_path()  # first thing: nothing is imported from a folder another user can write
+
 # Nearly everything the grader allocates lives until it exits (modules, templates, the
 # cases) or is freed by reference counting; a grade leaves a few hundred objects in
 # cycles. Python's default threshold ran about 60 collections per grade that found

@@ -38,8 +38,9 @@ def run(root=DEFAULT_ROOT):
         write_outputs(result, results)
         return result.score
     except BaseException as exc:  # the grader's own failure: still leave a results.json
-        details = traceback.format_exc()
-        message = f"{type(exc).__name__}: {exc}"
+        from .text import clean_text
+        details = clean_text(traceback.format_exc())
+        message = clean_text(f"{type(exc).__name__}: {exc}")
         write_results(results_file, error_results(message, details, total, time.monotonic() - started))
         if isinstance(exc, KeyboardInterrupt):
             raise

@@ -65,16 +65,26 @@ def cmd_grade(args):
     from pathlib import Path
 
     from .engine import grade
+    from .failure import grader_failed
+    from .text import terminal_text
     submission = Path(args.submission)
     cases, config = _cases_and_config(args)
     out = Path(args.out) if args.out else Path("reports") / _report_name(submission)
-    result = grade(submission, cases, config_path=config, results_dir=out)
-    from .outputs import summary_table, write_outputs  # (loaded by grade() already)
-    results, report = write_outputs(result, out)
+    try:
+        result = grade(submission, cases, config_path=config, results_dir=out)
+        from .outputs import summary_table, write_outputs  # (loaded by grade() already)
+        results, report = write_outputs(result, out)
+    except (UserError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # the grader's own failure: still a results.json, and one line
+        written = grader_failed(out / "results.json", exc, cases)
+        print(f"error: the grader failed on {terminal_text(submission)}: {terminal_text(type(exc).__name__)}: "
+              f"{terminal_text(exc)}" + (f" (details in {written})" if written else ""), file=sys.stderr)
+        return 1
     if not args.quiet:
-        print(f"{result.title}: {result.submission}")
+        print(f"{terminal_text(result.title)}: {terminal_text(result.submission)}")
         for problem in result.problems:
-            print(f"  problem: {problem}")
+            print(f"  problem: {terminal_text(problem)}")
         print()
         print("\n".join(summary_table(result)))
         print()
@@ -95,8 +105,9 @@ def cmd_batch(args):
     if graded:
         mean = sum(o.score for o in graded) / len(graded)
         print(f"mean score {mean:.1f} / {graded[0].possible:g}")
+    from .text import terminal_text
     for outcome in failed:
-        print(f"  could not grade {outcome.name}: {outcome.error}")
+        print(f"  could not grade {terminal_text(outcome.name)}: {terminal_text(outcome.error)}")
     print(f"class overview: {Path(args.out) / 'index.html'}")
     print(f"grades:         {Path(args.out) / 'grades.csv'}")
     return 0

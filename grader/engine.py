@@ -28,7 +28,8 @@ from .errors import UserError
 from .files import prepare_output_dir
 from .results import CaseResult, GradeResult, OutputResult
 from .runner import WorkerSession
-from .sandbox import open_sandbox
+from .sandbox import describe_interpreter, open_sandbox
+from .sandbox.install import install_files
 from .submission import Submission, load_submission
 
 TIMEOUTS_BEFORE_SKIP = 2
@@ -77,6 +78,7 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
             blocked_imports = settings["forbidden_imports"] if settings["on_forbidden"] == "fail" else []
             session = WorkerSession(box, (), settings["output_limit_kb"] * 1024,
                                     settings["import_timeout"], blocked_imports, zygote=zygote)
+            session.watch_forbidden(settings["forbidden_imports"])
             session.launch()
 
         # Everything the grade depends on is read before any student code runs.
@@ -86,13 +88,14 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
         result = GradeResult(manifest.title, manifest.tie_rule, submission.name, [], manifest.functions,
                              notes=list(submission.notes), hidden_visibility=settings["hidden_visibility"],
                              modules=manifest.modules)
+        _describe_isolation(result, box)
         checks = _static_checks(submission, manifest, result)
         blocked = _blocked_modules(submission, checks, settings, result, manifest.modules)
         runnable = [m["name"] for m in manifest.modules if m["name"] not in blocked]
 
         if runnable and session is not None:
             result.notices += box.notices
-            result.notes += _install_files(submission, box)
+            result.notes += install_files(box, submission.files)
             _load_scoring()  # the parent's NumPy and scoring code, before any student code runs
             session.begin(runnable)
             reporting = _Loader(_load_reporting)  # loads while the worker imports and computes
@@ -105,7 +108,9 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
         else:
             _load_scoring()
             _load_reporting()
-        _run_cases(manifest, checks, blocked, session, budget_deadline, result, progress)
+        _run_cases(manifest, checks, blocked, session, budget_deadline, result, progress,
+                   lambda: _fresh_worker(session, box, submission, budget_deadline))
+        _forbidden_found(session, settings, result)
         if reporting is not None:
             reporting.join()
     finally:
@@ -274,24 +279,44 @@ def _forbidden_text(found, verb):
     return f"imports {places}: these packages {verb} in this assignment; use NumPy alone"
 
 
-def _install_files(submission, box):
-    """Copy the submission into the worker's folder; returns notes on files that could not be."""
-    notes = []
-    for relative, content in submission.files.items():
-        path = box.workdir / relative
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)
-        except OSError as exc:  # e.g. a zip holding both a file `x` and a folder `x/`
-            notes.append(f"{relative} was left out: it could not be placed beside the other files "
-                         f"({exc.strerror or exc})")
-            continue
-        if box.switches_user:
-            os.chown(path, box.uid, box.gid)
-            for parent in path.relative_to(box.workdir).parents:
-                if str(parent) != ".":
-                    os.chown(box.workdir / parent, box.uid, box.gid)
-    return notes
+def _describe_isolation(result, box):
+    """Which isolation and which interpreter run the student's code, for the report and results.json."""
+    from .sandbox import kernel
+    result.isolation = box.isolation if box is not None else kernel.PROCESS_ONLY
+    result.interpreter = describe_interpreter(box) if box is not None else ""
+
+
+def _fresh_worker(session, box, submission, budget_deadline):
+    """Before the hidden cases: a new worker, in a new folder, with nothing left of the visible
+    cases' worker (its processes, and in the fallback every file its user left)."""
+    session.stop()
+    box.renew_workdir()
+    install_files(box, submission.files)
+    if session.modules:
+        session.launch()
+        session.begin()
+        session.wait_ready(budget_deadline)
+
+
+def _forbidden_found(session, settings, result):
+    """A forbidden package found in the worker's memory, where the import blocker could not stop it."""
+    if session is None or not session.forbidden:
+        return
+    names = ", ".join(session.forbidden)
+    message = (f"your code loaded {names} while it ran (found in the memory of the process running it): "
+               f"these packages may not be used in this assignment; use NumPy alone")
+    if settings["on_forbidden"] != "fail":
+        result.notes.append(message)
+        return
+    result.problems.append(message)
+    for case_result in result.cases:
+        if case_result.score > 0 or case_result.passed:
+            case_result.score = 0.0
+            case_result.status = "failed"
+            case_result.summary = message
+            for output in case_result.outputs:
+                output.score = 0.0
+                output.message = output.message or "not counted"
 
 
 def _import_problem(module, status, output):
@@ -312,13 +337,29 @@ def _import_problem(module, status, output):
            f"{error.get('message', '')}{where}".rstrip()
 
 
-def _run_cases(manifest, checks, blocked, session, budget_deadline, result, progress):
-    """Run every case in order, one call at a time, scoring each while the next one runs.
+def _run_cases(manifest, checks, blocked, session, budget_deadline, result, progress, fresh_worker=None):
+    """Run the visible cases, then the hidden ones in a fresh worker (fresh_worker() makes it):
+    nothing of a hidden case can reach a visible case's output. Results keep the manifest's order."""
+    order = {id(case): index for index, case in enumerate(manifest.cases)}
+    visible = [case for case in manifest.cases if not case.hidden]
+    hidden = [case for case in manifest.cases if case.hidden]
+    timeouts = {}  # by function, over both phases
+    done = _run_phase(manifest, visible, checks, blocked, session, budget_deadline, result, progress, 0, timeouts)
+    if hidden:
+        if session is not None and fresh_worker is not None:
+            fresh_worker()
+        _run_phase(manifest, hidden, checks, blocked, session, budget_deadline, result, progress, done, timeouts)
+    result.cases.sort(key=lambda case_result: order[id(case_result.case)])
+
+
+def _run_phase(manifest, cases, checks, blocked, session, budget_deadline, result, progress, done, timeouts):
+    """Run these cases in order, one call at a time, scoring each while the next one runs.
 
     The worker holds one case's inputs at a time: case k+1 is sent only after case k's
     answer came back, and case k is scored while the worker computes case k+1. The
     cases' bytes were read with the manifest, before any student code ran; each is
-    parsed the first time this process needs it (see Manifest.load).
+    parsed the first time this process needs it (see Manifest.load). Returns how many
+    cases have run, with the `done` before.
     """
     from . import evaluate
     case_data = manifest.load
@@ -332,11 +373,9 @@ def _run_cases(manifest, checks, blocked, session, budget_deadline, result, prog
         if progress:
             progress(index, len(manifest.cases), case_result)
 
-    timeouts = {}
     previous = None
-    cases = manifest.cases
     module_of = {f["name"]: f["module"] for f in manifest.functions}
-    for index, case in enumerate(cases, start=1):
+    for index, case in enumerate(cases, start=done + 1):
         outcome = _skip(case, module_of[case.function], checks, blocked, timeouts, budget_deadline, result)
         if outcome is None:
             try:
@@ -347,9 +386,9 @@ def _run_cases(manifest, checks, blocked, session, budget_deadline, result, prog
                 outcome = _internal(case)
         if previous is not None:
             finish(*previous)  # while the worker computes this case
-        if index < len(cases):
+        if index - done < len(cases):
             try:
-                case_data(cases[index])  # parsed now, while the worker computes
+                case_data(cases[index - done])  # parsed now, while the worker computes
             except Exception:
                 pass  # and reported as the grader's own error when that case is scored
         if outcome is None:
@@ -367,6 +406,7 @@ def _run_cases(manifest, checks, blocked, session, budget_deadline, result, prog
         session.end()  # the last answer is in: the worker is torn down while it is scored
     if previous is not None:
         finish(*previous)
+    return done + len(cases)
 
 
 def _skip(case, module, checks, blocked, timeouts, budget_deadline, result):

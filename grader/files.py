@@ -15,7 +15,7 @@ def replace_file(path, text, mode=0o644):
     path = Path(path)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+        with os.fdopen(handle, "w", encoding="utf-8", errors="backslashreplace", newline="") as stream:
             stream.write(text)
         os.chmod(temporary, mode)
         os.replace(temporary, path)

@@ -18,6 +18,7 @@ from gradescope_utils.autograder_utils.json_test_runner import JSONTestRunner
 
 from .feedback import case_feedback
 from .files import replace_file
+from .text import clean_data
 
 MAX_TEST_OUTPUT = 8000
 MAX_TOP_OUTPUT = 60000
@@ -52,6 +53,7 @@ def build_results(grade, summary_html=""):
     data["test_name_format"] = "text"
     if not data.get("leaderboard"):
         data.pop("leaderboard", None)
+    data["extra_data"] = {"isolation": grade.isolation, "interpreter": grade.interpreter}
     for test in data["tests"]:
         test["output"] = _truncate(test.get("output", ""), MAX_TEST_OUTPUT)
         if not test["output"]:
@@ -114,6 +116,7 @@ def write_results(path, data):
     results.json planted there before is replaced, never merged or appended to.
     """
     _check(data)
+    data = clean_data(data)  # student text with lone surrogates: no UTF-8 writer takes them
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     return replace_file(path, json.dumps(data, indent=2, allow_nan=False) + "\n")

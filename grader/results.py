@@ -96,6 +96,8 @@ class GradeResult:
     hidden_visibility: str = "after_published"
     import_output: str = ""                # what the student's files printed when imported
     modules: List[dict] = field(default_factory=list)   # the manifest's student files, with their imports
+    isolation: str = ""                    # how student code was isolated (see grader/sandbox/kernel.py)
+    interpreter: str = ""                  # the Python and NumPy that ran it
 
     @property
     def score(self):

@@ -16,8 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from . import sandbox as sandboxing
+from .sandbox import kernel
+from .sandbox import processes as sandboxing
+from .sandbox.box import OUTPUT_FILE_LIMIT, WORKER_ENVIRONMENT
+from .sandbox.mapped import address_space, forbidden_mapped
+from .sandbox.user import sandbox_gids, sandbox_uids
 from . import worker as worker_module
+from .text import clean_text
 from .worker import (ProtocolError, encode_message, read_message, receive_control, send_control,
                      wait_readable, write_all)
 
@@ -52,6 +57,7 @@ class CallOutcome:
     output: str = ""                # captured stdout and stderr, bounded
     modified: List[str] = field(default_factory=list)
     ended: Optional[str] = None     # how the process ended, for crashes
+    dropped: int = 0                # bytes of output dropped past the output file's cap
 
 
 class WorkerSession:
@@ -73,6 +79,8 @@ class WorkerSession:
         self.imports: Dict[str, ImportStatus] = {}
         self.import_output = ""
         self._calls = 0
+        self._mapped_size = 0       # the worker's size when its memory map was last read clean
+        self.forbidden = []         # forbidden packages found in a worker's memory map
         self._keep = sandboxing.direct_children()
         self._log_path = box.base / "output.log"
         self._log = os.open(self._log_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -123,24 +131,26 @@ class WorkerSession:
             os.set_blocking(request_w, False)  # a worker that stops reading cannot block the grader
 
     def _start_interpreter(self, request_r, answer_w, log):
-        argv = worker_command(self.box.python, request_r, answer_w, self.box.workdir,
-                              ",".join(self.blocked_imports), json.dumps(self.box.limits()))
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                pass_fds=(request_r, answer_w), **self.box.popen_options())
+        prefix = self.box.command_prefix()  # bwrap and setpriv, in namespaces
+        argv = prefix + worker_command(self.box.python, request_r, answer_w, self.box.workdir,
+                                       ",".join(self.blocked_imports), json.dumps(self.box.limits()))
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                   pass_fds=(request_r, answer_w), **self.box.popen_options())
+        process.through_bwrap = bool(prefix)
+        return process
 
     def _fork_from_zygote(self, request_r, answer_w, log):
         """A worker forked by this process's zygote for the box's interpreter, or None."""
-        zygote = zygote_for(self.box.python)
+        box = self.box
+        zygote = zygote_for(box.python, box.zygote_prefix())
         if zygote is None:
             return None
-        box = self.box
-        request = {"uid": box.uid, "gid": box.gid, "workdir": str(box.workdir), "env": box.environment(),
-                   "limits": box.limits(), "blocked": list(self.blocked_imports)}
+        request = dict(box.fork_request(), blocked=list(self.blocked_imports))
         try:
             return zygote.spawn(request, [request_r, answer_w, log])
         except ZygoteError as exc:
             if not exc.transient:
-                discard_zygote(box.python)
+                discard_zygote(box.python, box.zygote_prefix())
             return None
 
     def begin(self, modules=None):
@@ -159,6 +169,7 @@ class WorkerSession:
         deadline = min(limit, deadline) if deadline else limit
         statuses = {}
         pending = list(self.modules)
+        self._dropped_at_import = 0
         try:
             while True:
                 message = read_message(self._answer, deadline, MAX_ANSWER_BYTES)
@@ -172,6 +183,7 @@ class WorkerSession:
                     break
                 header, _ = message
                 if header.get("type") == "ready":
+                    self._dropped_at_import = _count(header.get("dropped"))
                     break
                 if header.get("type") != "import" or header.get("module") not in pending:
                     raise ProtocolError("unexpected message while importing")
@@ -197,7 +209,8 @@ class WorkerSession:
                     statuses[later] = ImportStatus(later, False, ended=f"{pending[0]}.py was imported "
                                                                        f"first and broke the worker")
             self.stop()
-        self.import_output = self._read_output()
+        self.import_output = self._read_output(self._dropped_at_import)
+        self._check_forbidden(force=True)
         if not self.imports:
             # The first start decides: a module that failed is never imported again,
             # so that one broken file cannot take the other's cases down with it.
@@ -266,7 +279,8 @@ class WorkerSession:
             outcome = self._outcome(header, blobs, elapsed, pending.id)
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             return self._unanswered("protocol", elapsed, problem=f"malformed answer: {exc}")
-        outcome.output = self._read_output()
+        outcome.output = self._read_output(outcome.dropped)
+        self._check_forbidden()
         if outcome.error is not None:
             outcome.error["message"] = self._relative(outcome.error["message"])
         return outcome
@@ -293,8 +307,8 @@ class WorkerSession:
             name = str(meta["name"])
             outputs[name] = (_clean_meta(meta), blobs.get(name))
         error = _clean_error(header.get("error"))
-        modified = [str(name)[:100] for name in header.get("modified", [])][:20]
-        return CallOutcome(status, outputs, error, elapsed, modified=modified)
+        modified = [clean_text(str(name)[:100]) for name in header.get("modified", [])][:20]
+        return CallOutcome(status, outputs, error, elapsed, modified=modified, dropped=_count(header.get("dropped")))
 
     # Ending -----------------------------------------------------------------------
 
@@ -306,6 +320,8 @@ class WorkerSession:
             code = self.process.wait(timeout=2)
         except subprocess.TimeoutExpired:
             return "running"
+        if getattr(self.process, "through_bwrap", False):
+            code = kernel.exit_status(code)
         if code < 0:
             try:
                 return f"signal {signal.Signals(-code).name}"
@@ -319,6 +335,7 @@ class WorkerSession:
         for everything it started."""
         if self.process is None or self.process.returncode is not None:
             return  # (a reaped worker's pid may belong to another process by now)
+        self.check_forbidden_now()
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except OSError:
@@ -328,6 +345,8 @@ class WorkerSession:
         """Kill the worker, everything it started, and close the pipes."""
         if self.process is None:
             return
+        if self.process.returncode is None:
+            self.check_forbidden_now()  # (only a live worker's memory can be read)
         pid = self.process.pid
         try:
             os.killpg(pid, signal.SIGKILL)
@@ -362,17 +381,51 @@ class WorkerSession:
         except OSError:
             pass
 
-    def _read_output(self):
-        """The output written since the last truncation: head and tail if it is long."""
+    def _read_output(self, dropped=0):
+        """The output written since the last truncation: head and tail if it is long. dropped:
+        bytes the worker could not write past the output file's cap (it says so, untrusted)."""
         size = os.fstat(self._log).st_size
         limit = self.output_limit
         if size <= limit:
             data = os.pread(self._log, size, 0)
-            return self._relative(data.decode("utf-8", errors="replace"))
-        head = os.pread(self._log, limit // 5, 0).decode("utf-8", errors="replace")
-        tail_size = limit - limit // 5
-        tail = os.pread(self._log, tail_size, size - tail_size).decode("utf-8", errors="replace")
-        return self._relative(f"{head}\n[... {size - limit} bytes of output omitted ...]\n{tail}")
+            text = self._relative(data.decode("utf-8", errors="replace"))
+        else:
+            head = os.pread(self._log, limit // 5, 0).decode("utf-8", errors="replace")
+            tail_size = limit - limit // 5
+            tail = os.pread(self._log, tail_size, size - tail_size).decode("utf-8", errors="replace")
+            text = self._relative(f"{head}\n[... {size - limit} bytes of output omitted ...]\n{tail}")
+        if dropped:
+            text += (f"\n[... and {dropped} more bytes were dropped: output stops at "
+                     f"{OUTPUT_FILE_LIMIT >> 20} MB per case ...]")
+        return clean_text(text)
+
+    # Forbidden packages, seen from outside ---------------------------------------------------
+
+    def watch_forbidden(self, names):
+        """Check the worker's memory map for these packages after its imports and its answers."""
+        self._forbidden_names = list(names)
+
+    def _check_forbidden(self, force=False):
+        """Read the worker's memory map when it has grown since the last clean reading (a
+        package loaded since then grew it), or when force; record what is found in
+        self.forbidden. The first reading of each worker, after its imports, is forced."""
+        names = getattr(self, "_forbidden_names", None)
+        if not names or self.process is None or self.process.poll() is not None:
+            return
+        if getattr(self.process, "watched", None) is None:  # the worker itself, below bwrap if any
+            self.process.watched = _leaf(self.process.pid)
+        pid = self.process.watched
+        size = address_space(pid)
+        if not force and size <= self._mapped_size:
+            return
+        found = forbidden_mapped(pid, names)
+        self.forbidden += [name for name in found if name not in self.forbidden]
+        if not found:
+            self._mapped_size = size
+
+    def check_forbidden_now(self):
+        """Before a worker is let go: one last full reading of its memory map."""
+        self._check_forbidden(force=True)
 
     def _relative(self, text):
         """Paths inside the private working folder, as the student knows them: layers.py:12."""
@@ -397,7 +450,7 @@ class ZygoteError(Exception):
         self.transient = transient
 
 
-_zygotes = {}  # interpreter -> Zygote, or None once one failed: kept for this process's life
+_zygotes = {}  # (interpreter, command prefix) -> Zygote, or None once one failed: kept for this process's life
 
 
 def _forget_zygotes():
@@ -412,25 +465,27 @@ def _forget_zygotes():
 os.register_at_fork(after_in_child=_forget_zygotes)
 
 
-def zygote_for(python):
+def zygote_for(python, prefix=()):
     """This process's zygote for the interpreter, once it is ready; else None.
 
+    prefix: the command it runs under (bwrap, in namespaces; see Sandbox.zygote_prefix).
     The first call starts it and returns None: that grade's worker starts as usual,
     while the zygote loads NumPy beside it, for the grades after.
     """
-    if python not in _zygotes:
+    key = (python, tuple(prefix))
+    if key not in _zygotes:
         try:
             if not hasattr(os, "pidfd_open"):  # Linux only (and 5.3 or newer, which the zygote checks)
                 raise ZygoteError("no pidfds here")
-            _zygotes[python] = Zygote(python)
+            _zygotes[key] = Zygote(python, prefix)
         except ZygoteError:
-            _zygotes[python] = None
+            _zygotes[key] = None
         return None
-    zygote = _zygotes[python]
+    zygote = _zygotes[key]
     if zygote is not None and not zygote.ready():
         if zygote.process.poll() is None and not zygote.refused:
             return None  # still loading
-        discard_zygote(python)
+        discard_zygote(python, prefix)
         return None
     return zygote
 
@@ -440,11 +495,12 @@ def zygote_pids():
     return {zygote.process.pid for zygote in _zygotes.values() if zygote is not None}
 
 
-def discard_zygote(python):
-    zygote = _zygotes.get(python)
+def discard_zygote(python, prefix=()):
+    key = python if isinstance(python, tuple) else (python, tuple(prefix))
+    zygote = _zygotes.get(key)
     if zygote is not None:
         zygote.close()
-    _zygotes[python] = None
+    _zygotes[key] = None
 
 
 class Zygote:
@@ -460,23 +516,23 @@ class Zygote:
 
     START_TIMEOUT = 60.0
 
-    def __init__(self, python):
-        self.python = python
-        self.live = set()   # pids of the workers handed out and not released yet
+    def __init__(self, python, prefix=()):
+        self.python, self.prefix = python, tuple(prefix)
+        self.live = set()   # pids of the workers handed out and not released yet, as the zygote sees them
         self.exits = {}     # pid -> exit status, for live workers that have ended
         self.refused = None
         self._ready = False
         import socket  # (only a batch's grading processes start a zygote)
-        uids = sorted(sandboxing.sandbox_uids()) if os.geteuid() == 0 else []
-        gids = sorted(sandboxing.sandbox_gids(uids))
+        uids = sorted(sandbox_uids()) if os.geteuid() == 0 else []
+        gids = sorted(sandbox_gids(uids))
         try:
             self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         except (OSError, AttributeError) as exc:
             raise ZygoteError(f"no socket for the zygote: {exc}") from None
-        environment = dict(sandboxing.WORKER_ENVIRONMENT, HOME="/", TMPDIR="/tmp")  # (each child gets its own)
+        environment = dict(WORKER_ENVIRONMENT, HOME="/", TMPDIR="/tmp")  # (each child gets its own)
         try:
             self.process = subprocess.Popen(
-                worker_command(python, "--zygote", theirs.fileno(), ",".join(map(str, uids)),
+                list(prefix) + worker_command(python, "--zygote", theirs.fileno(), ",".join(map(str, uids)),
                                ",".join(map(str, gids))),
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 pass_fds=(theirs.fileno(),), cwd="/", env=environment, start_new_session=True)
@@ -566,13 +622,16 @@ class ZygoteChild:
     """
 
     def __init__(self, pid, pidfd, zygote):
-        self.pid, self.pidfd, self.zygote = pid, pidfd, zygote
+        # pid: as the zygote sees it, which in namespaces is not this process's view of it;
+        # self.pid is ours, read from the pidfd, which names the same process in any namespace.
+        self.zygote_pid, self.pidfd, self.zygote = pid, pidfd, zygote
+        self.pid = _own_view(pidfd, pid)
         self._code = None
 
     @property
     def returncode(self):
         if self._code is None:
-            self._settle(self.zygote.exit_code(self.pid))
+            self._settle(self.zygote.exit_code(self.zygote_pid))
         return self._code
 
     def poll(self):
@@ -582,7 +641,7 @@ class ZygoteChild:
         if self.returncode is not None:
             return self._code
         deadline = None if timeout is None else time.monotonic() + timeout
-        self._settle(self.zygote.exit_code(self.pid, deadline))
+        self._settle(self.zygote.exit_code(self.zygote_pid, deadline))
         if self._code is None and self.zygote.process.poll() is not None:
             self._settle(self._orphan_code(deadline))
         if self._code is None:
@@ -607,10 +666,10 @@ class ZygoteChild:
             return
         os.close(self.pidfd)
         self.pidfd = None
-        self.zygote.live.discard(self.pid)
-        self.zygote.exits.pop(self.pid, None)
+        self.zygote.live.discard(self.zygote_pid)
+        self.zygote.exits.pop(self.zygote_pid, None)
         try:
-            send_control(self.zygote.control, {"type": "reap", "pid": self.pid})
+            send_control(self.zygote.control, {"type": "reap", "pid": self.zygote_pid})
         except OSError:
             pass  # the zygote is gone: the worker is then this process's child, or init's
 
@@ -626,6 +685,20 @@ class ZygoteChild:
         except ChildProcessError:  # init's now: how it ended is not known here
             return -signal.SIGKILL
         return os.waitstatus_to_exitcode(status) if reaped else -signal.SIGKILL
+
+
+def _own_view(pidfd, pid):
+    """The pid of the process a pidfd refers to, in this process's PID namespace (from the
+    pidfd's fdinfo, Linux 5.4 and newer); pid itself where that says nothing."""
+    try:
+        with open(f"/proc/self/fdinfo/{pidfd}", "rb") as info:
+            for line in info.read().splitlines():
+                if line.startswith(b"Pid:"):
+                    own = int(line.split()[1])
+                    return own if own > 0 else pid
+    except (OSError, ValueError, IndexError):
+        pass
+    return pid
 
 
 def _milliseconds(deadline):
@@ -659,12 +732,13 @@ def _clean_error(error):
     """The worker's report of an exception, with only the expected fields and bounded text."""
     if error is None:
         return None
-    clean = {"type": str(error.get("type", "Exception"))[:200],
-             "message": str(error.get("message", ""))[:2000],
-             "frames": [[str(f[0])[:200], int(f[1]), str(f[2])[:200], str(f[3])[:300]]
+    clean = {"type": clean_text(str(error.get("type", "Exception"))[:200]),
+             "message": clean_text(str(error.get("message", ""))[:2000]),
+             "frames": [[clean_text(str(f[0])[:200]), int(f[1]), clean_text(str(f[2])[:200]),
+                         clean_text(str(f[3])[:300])]
                         for f in list(error.get("frames", []))[:20]]}
     if error.get("during"):  # the student's function that raised while making this call's arguments
-        clean["during"] = str(error["during"])[:200]
+        clean["during"] = clean_text(str(error["during"])[:200])
     return clean
 
 
@@ -673,5 +747,24 @@ def _clean_meta(meta):
     kind = meta.get("kind")
     if kind not in ("ndarray", "scalar", "none", "other"):
         kind = "other"
-    return {"kind": kind, "type": str(meta.get("type", "?"))[:120],
-            "subclass": bool(meta.get("subclass", False)), "repr": str(meta.get("repr", ""))[:200]}
+    return {"kind": kind, "type": clean_text(str(meta.get("type", "?"))[:120]),
+            "subclass": bool(meta.get("subclass", False)), "repr": clean_text(str(meta.get("repr", ""))[:200])}
+
+
+def _leaf(pid):
+    """The last process of pid's single line of descendants (bwrap, its reaper, the worker)."""
+    for _ in range(4):
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children", "rb") as handle:
+                children = handle.read().split()
+        except OSError:
+            return pid
+        if len(children) != 1:
+            return pid
+        pid = int(children[0])
+    return pid
+
+
+def _count(value):
+    """A byte count the worker reported (untrusted): a whole number of 0 or more."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 62 else 0

@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Dict, List, Optional
 
 from .errors import UserError
+from .walk import walk
 
 try:
     from lzma import LZMAError
@@ -151,7 +152,7 @@ def _ignored(path):
 
 def _folder_entries(root):
     entries, total = {}, 0
-    for directory, dirs, files in os.walk(root):
+    for directory, dirs, files in walk(root):  # (not os.walk: it recurses)
         # Prune ignored folders and virtual environments (whatever their name) before descending.
         dirs[:] = sorted(d for d in dirs if d not in IGNORED_DIRS
                          and not os.path.isfile(os.path.join(directory, d, "pyvenv.cfg")))

@@ -394,7 +394,7 @@ def serve(read_fd, write_fd, directory, module_names):
         module, status = _import_module(name, directory)
         modules[name] = module
         write_all(write_fd, encode_message({"type": "import", **status}))
-    write_all(write_fd, encode_message({"type": "ready"}))
+    write_all(write_fd, encode_message({"type": "ready", "dropped": _take_dropped()}))
     while True:
         message = read_message(read_fd)
         if message is None:
@@ -425,6 +425,7 @@ def serve(read_fd, write_fd, directory, module_names):
         reply["seconds"] = time.monotonic() - started
         reply["modified"] = sorted({name for name, array, before in fresh if array.tobytes() != before})
         _flush()
+        reply["dropped"] = _take_dropped()
         write_all(write_fd, encode_message(reply, outputs))
 
 
@@ -442,9 +443,17 @@ class ImportBlocker:
 
 
 def apply_limits(limits):
-    """Lower this process's resource limits, soft and hard, where the platform has them."""
+    """Lower this process's resource limits, soft and hard, where the platform has them.
+
+    Also, on Linux, no_new_privs: no program this process or its children run gains
+    rights from a set-user-ID bit, so a copy of Python that one sandbox user marked so
+    runs as whoever starts it, never as that user.
+    """
     import resource
     import signal
+    if sys.platform.startswith("linux"):
+        import ctypes
+        ctypes.CDLL(None).prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
     for name, (soft, hard) in limits.items():
         kind = getattr(resource, name, None)
         if kind is None:
@@ -457,6 +466,52 @@ def apply_limits(limits):
         except (ValueError, OSError):
             pass      # and refuses others
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the size limit fails instead
+
+
+class CappedOutput(io.RawIOBase):
+    """sys.stdout and sys.stderr's file: what does not fit under the output file's size
+    limit is dropped and counted, never raised to the student's print()."""
+
+    dropped = 0
+
+    def __init__(self, fd):
+        super().__init__()
+        self.fd = fd
+
+    def writable(self):
+        return True
+
+    def fileno(self):
+        return self.fd
+
+    def write(self, data):
+        view = memoryview(data).cast("B")
+        while view:
+            try:
+                written = os.write(self.fd, view)
+            except InterruptedError:
+                continue
+            except OSError:  # EFBIG past the limit (SIGXFSZ is ignored), or anything else
+                written = 0
+            if written <= 0:
+                CappedOutput.dropped += len(view)
+                break
+            view = view[written:]
+        return len(data)
+
+
+def _capped_streams():
+    """Point sys.stdout and sys.stderr at the output file through CappedOutput (unbuffered, UTF-8)."""
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        stream = io.TextIOWrapper(io.BufferedWriter(CappedOutput(fd)), encoding="utf-8",
+                                  errors="backslashreplace", line_buffering=True, write_through=True)
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)
+
+
+def _take_dropped():
+    dropped, CappedOutput.dropped = CappedOutput.dropped, 0
+    return dropped
 
 
 def _add_site_packages():
@@ -493,6 +548,9 @@ def main(argv):
     """
     if argv[1:2] == ["--zygote"]:  # fd, sandbox uids, their gids
         zygote(int(argv[2]), *[[int(n) for n in arg.split(",") if n] for arg in argv[3:5]])
+    if os.getsid(0) != os.getpid():  # in namespaces, where bwrap's reaper leads the session
+        os.setsid()
+    os.environ.pop("PWD", None)  # (which bwrap sets: a worker's environment is the grader's alone)
     if len(argv) > 5:
         apply_limits(json.loads(argv[5]))  # first of all: before NumPy, before any student code
     read_fd, write_fd, directory, blocked = _arguments(argv)
@@ -511,6 +569,7 @@ def _arguments(argv):
 
 def _work(read_fd, write_fd, directory, blocked):
     """The worker's life once NumPy is loaded: import what the parent names, answer calls, exit."""
+    _capped_streams()
     if blocked:
         sys.meta_path.insert(0, ImportBlocker(blocked))
     message = read_message(read_fd)
@@ -713,6 +772,24 @@ def _kill_pidfd(pidfd):
         pass
 
 
+def _private_temporary_folders(sizes):
+    """In a child of a zygote that runs in namespaces (see grader/sandbox/kernel.py), still
+    root: a mount namespace of its own, with a fresh tmpfs of the given size on each folder
+    ({folder: bytes}), nosuid and nodev, so that nothing carries over from one worker to
+    the next. bwrap made everything else read-only when the zygote started."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    ms_nosuid, ms_nodev, ms_rec, ms_private = 2, 4, 1 << 14, 1 << 18
+    if libc.unshare(0x00020000) != 0:  # CLONE_NEWNS
+        raise OSError(ctypes.get_errno(), "unshare")
+    if libc.mount(b"none", b"/", None, ms_rec | ms_private, None) != 0:
+        raise OSError(ctypes.get_errno(), "mount --make-rprivate /")
+    for folder, size in sizes.items():
+        options = f"size={int(size)},mode=1777".encode()
+        if libc.mount(b"tmpfs", folder.encode(), b"tmpfs", ms_nosuid | ms_nodev, options) != 0:
+            raise OSError(ctypes.get_errno(), f"mount tmpfs on {folder}")
+
+
 def _become_worker(request, fds, ready, own):
     """In a child of the zygote: turn into a worker as main() would start one, then work.
 
@@ -738,6 +815,9 @@ def _become_worker(request, fds, ready, own):
         os.dup2(ready, 5, inheritable=False)
         os.closerange(6, max(os.sysconf("SC_OPEN_MAX"), ready + 1))
         os.setsid()
+        os.chdir(request["workdir"])  # as root: the folder is root's until the files are in it
+        if request.get("tmpfs"):
+            _private_temporary_folders(request["tmpfs"])
         if request.get("uid") is not None:
             os.setgroups([])
             os.setgid(int(request["gid"]))
@@ -746,7 +826,6 @@ def _become_worker(request, fds, ready, own):
             import ctypes
             ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE
         os.umask(0o077)
-        os.chdir(request["workdir"])
         os.environ.clear()
         os.environ.update({str(k): str(v) for k, v in request["env"].items()})
         apply_limits(request["limits"])

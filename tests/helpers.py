@@ -184,10 +184,13 @@ def ready_zygote(cases, folder):
     import time
     from grader import runner
     from grader.engine import grade
-    for python, zygote in list(runner._zygotes.items()):
-        if zygote is None or zygote.process.poll() is not None:  # it failed, or a submission ended it
-            runner.discard_zygote(python)
-            del runner._zygotes[python]
+    from grader.sandbox import kernel
+    wanted = () if os.geteuid() != 0 or kernel.namespaces_refused() else tuple(kernel.zygote_prefix())
+    for key, zygote in list(runner._zygotes.items()):
+        # Gone: one that failed, one a submission ended, one for the other isolation (see test_hostile).
+        if zygote is None or zygote.process.poll() is not None or key[1] != wanted:
+            runner.discard_zygote(key)
+            del runner._zygotes[key]
     if not any(runner._zygotes.values()):
         grade(write_solution(Path(folder) / "warm-up"), cases, zygote=True)
     started = [z for z in runner._zygotes.values() if z is not None]

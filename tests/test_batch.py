@@ -15,7 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
-import grader.batch as batch_module
+import grader.batch.pool as batch_module
 from grader.batch import (discover, grade_one, grader_sha, overview_context, parse_export_metadata, run_batch,
                           Entry)
 from grader.cases import load_manifest
@@ -377,7 +377,7 @@ def test_a_damaged_export_zip_is_a_one_line_error_naming_the_zip_and_the_file(tm
 
 def test_an_export_that_unpacks_to_more_than_the_limit_is_refused_before_anything_is_written(
         tmp_path, cases, monkeypatch):
-    from grader import batch
+    from grader.batch import submissions as batch
     export = export_zip(tmp_path / "export.zip", write_solution(tmp_path / "solution"))
     with zipfile.ZipFile(export) as archive:
         total = sum(info.file_size for info in archive.infolist())
@@ -464,7 +464,7 @@ def test_a_changed_grader_regrades_even_with_the_same_version(tmp_path, cases, m
     write_solution(subs / "alice")
     run_batch(subs, out, cases, jobs=1)
     assert [o.reused for o in run_batch(subs, out, cases, jobs=1)[0]] == [True]
-    monkeypatch.setattr("grader.batch.grader_sha", lambda: "the grader's code changed")
+    monkeypatch.setattr("grader.batch.pool.grader_sha", lambda: "the grader's code changed")
     assert [o.reused for o in run_batch(subs, out, cases, jobs=1)[0]] == [False]
 
 

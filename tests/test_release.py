@@ -202,7 +202,8 @@ def test_requirements_are_the_graders_dependencies_and_pytest_as_minimum_version
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert names == {re.split(r"[<>=;! ]", dep)[0].lower() for dep in project["dependencies"]} | {"pytest"}
     assert names == {"numpy", "jinja2", "gradescope-utils", "pytest", "tomli"}
-    assert all(">=" in line and "==" not in line for line in lines)
+    assert all(">=" in line and "==" not in line for line in lines if not line.startswith("numpy"))
+    assert "numpy==2.2.6" in lines  # as the Gradescope package installs it (issue 18)
     assert 'tomli>=1.1; python_version < "3.11"' in lines
 
 

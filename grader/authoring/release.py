@@ -46,6 +46,7 @@ def build_release(folder=".", out=None):
     files = {path.name: path.read_bytes() for path in sorted(template_dir.iterdir()) if path.is_file()}
     templates = {name: data.decode("utf-8") for name, data in files.items() if name.endswith(".py")}
     files.update({name: (RELEASE / name).read_bytes() for name in SUPPORT_FILES})
+    files["requirements.txt"] = pin_numpy(files["requirements.txt"])  # the NumPy Gradescope's package installs
     files["README.md"] = render_readme(manifest, templates).encode("utf-8")
     files.update(runtime_files())
     files[f"test_cases/{MANIFEST}"] = manifest_bytes(manifest)
@@ -55,6 +56,15 @@ def build_release(folder=".", out=None):
     out = Path(out) if out else folder / "dist" / "release.zip"
     write_zip(out, zip_bytes(files))
     return out, files
+
+
+def pin_numpy(requirements):
+    """The release's requirements with NumPy pinned to the version the Gradescope package installs,
+    so that a student's code meets the same NumPy locally as when it is graded."""
+    import re
+    from .package import SCRIPTS
+    pin = re.search(r"^numpy==\S+$", (SCRIPTS / "requirements.txt").read_text(encoding="utf-8"), re.M)
+    return re.sub(rb"^numpy\b.*$", pin.group().encode(), requirements, count=1, flags=re.M)
 
 
 def public_manifest(raw):

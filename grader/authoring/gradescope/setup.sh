@@ -4,9 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-if ! python3 -m pip --version >/dev/null 2>&1; then
+# python3-pip: to install the pinned packages. bubblewrap: the namespaces each worker runs
+# in, where the container allows them (the grader probes, and falls back to the sandbox user).
+need=()
+python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+command -v bwrap >/dev/null || need+=(bubblewrap)
+if [ ${#need[@]} -gt 0 ]; then
     apt-get update
-    DEBIAN_FRONTEND=noninteractive apt-get install -y python3-pip
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}"
 fi
 # Pinned runtime dependencies, installed system-wide so that the unprivileged
 # user that runs student code can import NumPy too.
