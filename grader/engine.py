@@ -290,8 +290,8 @@ def _fresh_worker(session, box, submission, budget_deadline):
     """Before the hidden cases: a new worker, in a new folder, with nothing left of the visible
     cases' worker (its processes, and in the fallback every file its user left)."""
     session.stop()
-    box.renew_workdir()
-    install_files(box, submission.files)
+    if box.renew_workdir():
+        install_files(box, submission.files)
     if session.modules:
         session.launch()
         session.begin()

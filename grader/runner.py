@@ -19,7 +19,7 @@ from typing import Dict, List, Optional
 from .sandbox import kernel
 from .sandbox import processes as sandboxing
 from .sandbox.box import OUTPUT_FILE_LIMIT, WORKER_ENVIRONMENT
-from .sandbox.mapped import address_space, forbidden_mapped
+from .sandbox.mapped import forbidden_mapped
 from .sandbox.user import sandbox_gids, sandbox_uids
 from . import worker as worker_module
 from .text import clean_text
@@ -79,7 +79,8 @@ class WorkerSession:
         self.imports: Dict[str, ImportStatus] = {}
         self.import_output = ""
         self._calls = 0
-        self._mapped_size = 0       # the worker's size when its memory map was last read clean
+        self._mapped_size = None    # the worker's size when its memory map was last read clean
+        self._statm = None          # a descriptor of the worker's /proc/PID/statm, once opened
         self.forbidden = []         # forbidden packages found in a worker's memory map
         self._keep = sandboxing.direct_children()
         self._log_path = box.base / "output.log"
@@ -210,7 +211,7 @@ class WorkerSession:
                                                                        f"first and broke the worker")
             self.stop()
         self.import_output = self._read_output(self._dropped_at_import)
-        self._check_forbidden(force=True)
+        self._check_forbidden()
         if not self.imports:
             # The first start decides: a module that failed is never imported again,
             # so that one broken file cannot take the other's cases down with it.
@@ -365,6 +366,7 @@ class WorkerSession:
                 os.close(fd)
             except OSError:
                 pass
+        self._forget_statm()
         self.process = None
 
     def close(self):
@@ -405,18 +407,26 @@ class WorkerSession:
         """Check the worker's memory map for these packages after its imports and its answers."""
         self._forbidden_names = list(names)
 
-    def _check_forbidden(self, force=False):
-        """Read the worker's memory map when it has grown since the last clean reading (a
-        package loaded since then grew it), or when force; record what is found in
-        self.forbidden. The first reading of each worker, after its imports, is forced."""
+    def _check_forbidden(self):
+        """Read the worker's memory map if its size changed since the last clean reading (a
+        package loaded since then changed it), as it is the first time; record what is found
+        in self.forbidden. Asked after its imports, each answer, and before it is let go.
+        The size comes from /proc/PID/statm, kept open: a few bytes, read again each time."""
         names = getattr(self, "_forbidden_names", None)
-        if not names or self.process is None or self.process.poll() is not None:
+        if not names or self.process is None:
             return
-        if getattr(self.process, "watched", None) is None:  # the worker itself, below bwrap if any
-            self.process.watched = _leaf(self.process.pid)
-        pid = self.process.watched
-        size = address_space(pid)
-        if not force and size <= self._mapped_size:
+        if self._statm is None:
+            pid = _leaf(self.process.pid)  # the worker itself, below bwrap if any
+            try:
+                self._statm = (pid, os.open(f"/proc/{pid}/statm", os.O_RDONLY | os.O_CLOEXEC))
+            except OSError:
+                return  # gone already, or no /proc here
+        pid, fd = self._statm
+        try:
+            size = int(os.pread(fd, 64, 0).split()[0])
+        except (OSError, ValueError, IndexError):
+            return  # it has ended: there is no memory left to read
+        if size == self._mapped_size:
             return
         found = forbidden_mapped(pid, names)
         self.forbidden += [name for name in found if name not in self.forbidden]
@@ -424,8 +434,16 @@ class WorkerSession:
             self._mapped_size = size
 
     def check_forbidden_now(self):
-        """Before a worker is let go: one last full reading of its memory map."""
-        self._check_forbidden(force=True)
+        """Before a worker is let go: its memory map, read if it changed since the last reading."""
+        self._check_forbidden()
+
+    def _forget_statm(self):
+        if self._statm is not None:
+            try:
+                os.close(self._statm[1])
+            except OSError:
+                pass
+        self._statm, self._mapped_size = None, None
 
     def _relative(self, text):
         """Paths inside the private working folder, as the student knows them: layers.py:12."""

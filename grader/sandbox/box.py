@@ -128,12 +128,20 @@ class Sandbox:
 
     def renew_workdir(self):
         """Between the visible and the hidden cases: nothing the first worker left carries over.
-        Ends the sandbox user's processes and files, and gives the next worker a new folder."""
+        Ends the sandbox user's processes and files, and gives the next worker a new folder;
+        returns whether it did (the files must then be installed again).
+
+        In namespaces there is nothing to end or remove: the worker's temporary folders went
+        with its mount namespace, the rest of its file system (its working folder too) is
+        read-only, and it could start no process (SANDBOX_PROCESSES) that outlives stop()."""
+        if self.namespaces:
+            return False
         self.sweep()
         old = self.workdir
         self._renewals += 1
         self.workdir = files.private_folder(self.base / f"work-{self._renewals}")
         files.remove_tree(old)
+        return True
 
     def close(self):
         try:

@@ -6,11 +6,14 @@ package's compiled extension modules and libraries are mapped there once loaded,
 cannot be unloaded. A package of pure Python maps no file and is not found this way;
 SECURITY.md says so.
 """
+import functools
 import os
+import re
 
 
 def forbidden_mapped(pid, names):
     """The forbidden packages (names) with a file mapped in process pid or its descendants: sorted."""
+    pattern = _pattern(tuple(names))
     found = set()
     for process in _tree(pid):
         try:
@@ -18,30 +21,22 @@ def forbidden_mapped(pid, names):
                 maps = handle.read()
         except OSError:
             continue
-        for line in maps.splitlines():
-            path = line.partition(b" /")[2]
-            if path:
-                found.update(_packages("/" + path.decode("utf-8", "replace"), names))
+        for path in set(_MAPPED_PATH.findall(maps)):  # a file is mapped in several pieces
+            found.update((match.group(1) or match.group(2)).decode("ascii") for match in pattern.finditer(path))
     return sorted(found)
 
 
-def _packages(path, names):
-    parts = path.split("/")
-    for name in names:
-        # torch/, scipy.libs/, jaxlib/: never a file whose name only starts so (NumPy's own
-        # libscipy_openblas is NumPy's).
-        if any(part in (name, name + "lib") or part.startswith((name + ".", name + "-")) for part in parts[:-1]) \
-                or parts[-1].startswith(name + "."):  # a single-file extension module: _decimal.cpython-*.so
-            yield name
+_MAPPED_PATH = re.compile(rb" (/[^\n]*)$", re.M)
 
 
-def address_space(pid):
-    """The process's virtual size in pages, from /proc/PID/statm (a few bytes): 0 if gone."""
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as handle:
-            return int(handle.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 0
+@functools.lru_cache(maxsize=8)
+def _pattern(names):
+    """Where a path shows one of the packages: a folder named after it (torch/, jaxlib/,
+    scipy.libs/, torch-2.1.dist-info/), or a single-file extension module (_name.cpython-*.so
+    is not one of them: the file's name must start with the package's and a dot). A file whose
+    name only starts with a package's name (NumPy's own libscipy_openblas) is not."""
+    alternatives = b"|".join(re.escape(name.encode("ascii", "replace")) for name in names)
+    return re.compile(rb"/(" + alternatives + rb")(?:lib)?(?:[.-][^/]*)?/|/(" + alternatives + rb")\.[^/]*$")
 
 
 def _tree(pid):

@@ -81,9 +81,58 @@ def _ps_table():
     return table
 
 
+def _children(pid):
+    """pid's children, from the kernel's list for each of its threads; None where Linux keeps
+    no such lists (then the caller reads the whole process table)."""
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None if not os.path.isfile("/proc/self/task/%d/children" % os.getpid()) else []
+    found = []
+    for tid in threads:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as handle:
+                found += [int(child) for child in handle.read().split()]
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def _tree_table(pids):
+    """The process table of these processes and all their descendants only, {pid: (ppid, None,
+    zombie)}, read through the kernel's lists of children: a few files, where the whole table is
+    one file per process of the machine. None where there are no such lists."""
+    if _children(os.getpid()) is None:
+        return None
+    table, stack = {}, list(pids)
+    while stack:
+        pid = stack.pop()
+        if pid in table:
+            continue
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as handle:
+                stat_line = handle.read()
+        except OSError:
+            continue
+        fields = stat_line[stat_line.rfind(b")") + 2:].split()
+        if len(fields) < 2:
+            continue
+        table[pid] = (int(fields[1]), None, fields[0] == b"Z")
+        stack += _children(pid) or []
+    return table
+
+
+def _family_table(roots):
+    """{pid: (ppid, None, zombie)} for this process's descendants and the roots' (which as a
+    subreaper is everything they started, re-parented or not): from the kernel's lists of
+    children where there are, else from the whole process table."""
+    table = _tree_table([os.getpid(), *roots])
+    return table if table is not None else _process_table(owners=False)
+
+
 def direct_children():
     me = os.getpid()
-    return {pid for pid, (ppid, _, _) in _process_table(owners=False).items() if ppid == me}
+    return {pid for pid, (ppid, _, _) in _family_table([]).items() if ppid == me}
 
 
 def descendants(root_pid, table):
@@ -108,7 +157,7 @@ def kill_tree(roots, keep=frozenset(), rounds=50):
     """
     me = os.getpid()
     for _ in range(rounds):
-        table = _process_table(owners=False)
+        table = _family_table(roots)
         tops = [pid for pid in roots if pid in table]
         tops += [pid for pid, (ppid, _, _) in table.items() if ppid == me and pid not in keep]
         targets = set(tops)

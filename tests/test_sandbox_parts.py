@@ -1,0 +1,71 @@
+"""Parts of the sandbox checked on their own: the memory-map check's reading of paths, and the
+process family the sweeps find."""
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from grader.sandbox import mapped, processes
+
+FORBIDDEN = ("torch", "tensorflow", "jax", "scipy", "sklearn")
+
+
+@pytest.mark.parametrize("path, found", [
+    ("/usr/lib/python3/dist-packages/torch/lib/libtorch_cpu.so", ["torch"]),
+    ("/venv/lib/python3.11/site-packages/scipy.libs/libgfortran-040039e1.so.5.0.0", ["scipy"]),
+    ("/venv/lib/python3.11/site-packages/jaxlib/xla_extension.so", ["jax"]),
+    ("/venv/lib/python3.11/site-packages/torch-2.1.0.dist-info/RECORD", ["torch"]),
+    ("/venv/lib/python3.11/site-packages/sklearn.cpython-311-x86_64-linux-gnu.so", ["sklearn"]),
+    ("/venv/lib/python3.11/site-packages/numpy.libs/libscipy_openblas64_-ff651d7f.so", []),
+    ("/venv/lib/python3.11/site-packages/torchvision/_C.so", []),
+    ("/usr/lib/python3.11/lib-dynload/_decimal.cpython-311-x86_64-linux-gnu.so", []),
+])
+def test_a_mapped_file_names_a_forbidden_package_by_its_folder_or_module_file_only(path, found):
+    pattern = mapped._pattern(FORBIDDEN)
+    assert [(m.group(1) or m.group(2)).decode() for m in pattern.finditer(path.encode())] == found
+
+
+def test_the_memory_map_of_a_process_that_loaded_a_package_names_it(tmp_path):
+    package = tmp_path / "scipy"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    library = package / "lib.so"
+    library.write_bytes(open("/proc/self/exe", "rb").read(65536))  # any file mmap can map
+    child = subprocess.Popen([sys.executable, "-c", f"import mmap, time\nf = open({str(library)!r}, 'rb')\n"
+                              "m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)\nprint('up', flush=True)\n"
+                              "time.sleep(30)"], stdout=subprocess.PIPE)
+    try:
+        assert child.stdout.readline() == b"up\n"
+        assert mapped.forbidden_mapped(child.pid, FORBIDDEN) == ["scipy"]
+        assert mapped.forbidden_mapped(os.getpid(), ("tensorflow",)) == []
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_the_family_the_sweeps_read_holds_every_descendant_the_whole_table_shows():
+    # A child with a grandchild, and a grandchild left behind when its parent exits.
+    script = ("import os, subprocess, sys, time\n"
+              "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])\n"
+              "if os.fork() == 0:\n"
+              "    subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])\n"
+              "    os._exit(0)\n"
+              "print('up', flush=True)\ntime.sleep(30)\n")
+    processes.become_subreaper()
+    before = processes.direct_children()
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    try:
+        assert child.stdout.readline() == b"up\n"
+        time.sleep(0.2)
+        whole = processes._process_table(owners=False)
+        family = processes._family_table([child.pid])
+        ours = {pid for pid in whole if pid == child.pid or pid in processes.descendants(child.pid, whole)
+                or whole[pid][0] == os.getpid()}
+        assert len(processes.descendants(child.pid, whole)) >= 1
+        assert ours <= set(family)
+        assert {pid: whole[pid][0] for pid in ours} == {pid: family[pid][0] for pid in ours}
+    finally:
+        processes.kill_tree([child.pid], keep=before)
+        child.wait()
