@@ -413,9 +413,10 @@ def _skip(case, module, checks, blocked, timeouts, budget_deadline, result):
     """The result of a case that is not run, or None if it runs."""
     if module in blocked:
         return _unrunnable(case, "import", blocked[module])
-    check = checks[module].functions.get(case.function)
-    if check is not None and not check.ok:
-        return _unrunnable(case, "interface", check.message)
+    for name in _interface_of(case):
+        check = checks[module].functions.get(name)
+        if check is not None and not check.ok:
+            return _unrunnable(case, "interface", check.message)
     if timeouts.get(case.function, 0) >= TIMEOUTS_BEFORE_SKIP:
         return _unrunnable(case, "not-run", f"not run: {TIMEOUTS_BEFORE_SKIP} earlier cases of "
                                             f"{case.function} timed out")
@@ -432,6 +433,15 @@ def _score(case, case_data, outcome, manifest):
         return evaluate.evaluate(case, case_data(case), outcome, manifest, manifest.settings["worker_memory_mb"])
     except Exception:
         return _internal(case)
+
+
+def _interface_of(case):
+    """What of the locked interface a case calls: the function, and the constructor of an object
+    the case builds ('Conv2D.__init__' for 'Conv2D.backward'), which must be intact first."""
+    names = [case.function]
+    if case.call.get("class") and case.call.get("method") != "__init__":
+        names.insert(0, f"{case.call['class']}.__init__")
+    return names
 
 
 def _internal(case):

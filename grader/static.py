@@ -94,6 +94,10 @@ def check_signature(tree, qualname, expected, filename):
     if node is None:
         if bound_otherwise:
             return FunctionCheck(qualname, True)  # bound by an import or assignment: checked when it runs
+        if "." in qualname and not any(isinstance(n, ast.ClassDef) and n.name == qualname.split(".")[0]
+                                       for n in tree.body):
+            return FunctionCheck(qualname, False, f"class {qualname.split('.')[0]} is missing: {filename} must "
+                                                  f"define it")
         where = f"class {qualname.split('.')[0]} in {filename}" if "." in qualname else filename
         return FunctionCheck(qualname, False, f"{qualname} is missing: {where} must define it")
     args = node.args

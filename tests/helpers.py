@@ -44,6 +44,29 @@ def _fixture():
 FIXTURE = _fixture()
 CASES = FIXTURE / "test_cases"
 MANIFEST = json.loads((CASES / "manifest.json").read_text(encoding="utf-8"))
+CSC249_SOURCE = ROOT / "assignments" / "csc249"
+_generated = {}
+
+
+def csc249_fixture():
+    """The class-based assignment (assignments/csc249's code) with the fixed config
+    tests/fixtures/csc249.toml, generated once per test process when first asked for."""
+    if "csc249" not in _generated:
+        folder = Path(tempfile.mkdtemp(prefix="bp-fixture-"))
+        atexit.register(shutil.rmtree, folder, True)
+        _generated["csc249"] = make_assignment(folder / "csc249", (ROOT / "tests" / "fixtures" / "csc249.toml")
+                                               .read_text(), source=CSC249_SOURCE)
+    return _generated["csc249"]
+
+
+def write_csc249_solution(directory, tie_rule="all"):
+    """A correct, vectorized layer.py in student form, made from the class-based assignment's reference."""
+    from grader.authoring.template import solution_version
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    source = (CSC249_SOURCE / "reference" / "layer.py").read_text()
+    (directory / "layer.py").write_text(solution_version(source, "layer.py", tie_rule))
+    return directory
 
 
 def write_solution(directory, tie_rule="all"):

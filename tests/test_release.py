@@ -362,3 +362,39 @@ def test_with_batchnorm_added_a_correct_implementation_scores_full_marks_in_pyte
         assert sum(t["score"] for t in results["tests"] if t["name"].startswith("batchnorm")) == 10
     finally:
         shutil.rmtree(root)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("solution", ["vectorized", "loops"])
+def test_the_class_based_assignment_gives_a_correct_layer_py_70_in_pytest_grade_and_gradescope(
+        venv, tmp_path, solution):
+    from helpers import csc249_fixture, write_csc249_solution
+    assignment = csc249_fixture()
+    out, files = build_release(assignment, tmp_path / "release.zip")
+    assert {name for name in files if "/" not in name} == {"layer.py", "README.md", "requirements.txt",
+                                                           "conftest.py", "test_public_cases.py", "pytest.ini"}
+    readme = files["README.md"].decode()
+    assert "Upload **`layer.py`**" in readme and 'This assignment\'s rule is "all"' in readme
+    folder = unpack(out, tmp_path / "release")
+    upload = tmp_path / "upload"
+    if solution == "vectorized":
+        write_csc249_solution(folder)
+        write_csc249_solution(upload)
+    else:
+        for target in (folder, upload):
+            target.mkdir(exist_ok=True)
+            shutil.copy(ROOT / "tests" / "fixtures" / "csc249" / "loops" / "layer.py", target / "layer.py")
+    run = run_student(venv, folder)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr
+    outcomes = outcome_lines(run.stdout)
+    assert outcomes["test_Conv2D_backward[2x3 kernel, strides (2, 1), padding (1, 2)]"] == "PASSED"
+    assert set(outcomes.values()) == {"PASSED"}
+    assert all(score == possible for score, possible in summary_rows(run.stdout).values())
+    assert grade(upload, assignment / "test_cases").score == 70
+    root = autograder_tree(build_package(tmp_path / "package", assignment), upload)
+    try:
+        finished = run_autograder(root)
+        assert finished.returncode == 0, finished.stderr
+        assert load_results(root / "results" / "results.json")["score"] == 70
+    finally:
+        shutil.rmtree(root)

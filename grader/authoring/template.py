@@ -122,7 +122,9 @@ def _config_value(config, key, tie_rule, where):
 
 
 def without_definitions(source, filename, names):
-    """source without the definitions of the named functions and methods ('Class.method')."""
+    """source without the definitions of the named functions and methods ('Class.method') that
+    hold a solution region: those students would write. One without a region is code the
+    template gives students complete (a layer of the course's framework), and stays."""
     if not names:
         return source
     try:
@@ -137,6 +139,7 @@ def without_definitions(source, filename, names):
             spans += [item for item in node.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
                       and f"{node.name}.{item.name}" in names]
     lines = source.splitlines(keepends=True)
+    spans = [node for node in spans if any(_BEGIN.match(line) for line in lines[node.lineno - 1:node.end_lineno])]
     drop = set()
     for node in spans:
         first = min([node.lineno] + [d.lineno for d in node.decorator_list])
