@@ -23,16 +23,16 @@ MANIFEST = "manifest.json"
 FORMAT = 2
 # What the grader reads from a manifest besides its files and cases, with the JSON type of
 # each (the generator writes all of it, and a test checks that it does).
-NUMBER, TEXT, OBJECT, ARRAY = "a number", "a string", "an object", "an array"
+NUMBER, TEXT, OBJECT, ARRAY, BOOLEAN = "a number", "a string", "an object", "an array", "true or false"
 SECTIONS = {"assignment": OBJECT, "settings": OBJECT, "modules": ARRAY, "interface": OBJECT, "functions": ARRAY,
-            "mistakes": OBJECT, "files": OBJECT, "cases": ARRAY}
+            "mistakes": OBJECT, "tags": OBJECT, "files": OBJECT, "cases": ARRAY}
 ASSIGNMENT = {"title": TEXT, "tie_rule": TEXT}
 SETTINGS = {"case_timeout": NUMBER, "import_timeout": NUMBER, "total_budget": NUMBER, "worker_memory_mb": NUMBER,
             "output_limit_kb": NUMBER, "tolerance_floor": NUMBER, "init_std_tolerance": NUMBER,
-            "forbidden_imports": ARRAY, "on_forbidden": TEXT, "hidden_visibility": TEXT}
+            "forbidden_imports": ARRAY, "on_forbidden": TEXT, "hidden_visibility": TEXT, "modified_inputs": TEXT}
 FUNCTION = {"name": TEXT, "module": TEXT, "points": NUMBER, "number": TEXT}
 MODULE = {"name": TEXT, "file": TEXT, "imports": OBJECT}
-_PYTHON = {NUMBER: (int, float), TEXT: str, OBJECT: dict, ARRAY: list}
+_PYTHON = {NUMBER: (int, float), TEXT: str, OBJECT: dict, ARRAY: list, BOOLEAN: bool}
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -58,6 +58,7 @@ class Case:
     values: dict = field(default_factory=dict)     # the case's values that are not arrays, by name
     windows: dict = field(default_factory=dict)    # pooling geometry: {input, size, stride, padding, ties}
     mutable: Tuple[str, ...] = ()                  # inputs the function may change in place (they are graded)
+    edge: bool = False                             # inputs beyond what the assignment's other functions pass
 
     @property
     def hidden(self):
@@ -138,6 +139,11 @@ class Manifest:
     @property
     def interface(self):
         return self.raw["interface"]
+
+    @property
+    def tags(self):
+        """{tag: what the cases with it have that the others do not ("regularization (reg > 0)")}."""
+        return self.raw["tags"]
 
     def mistake(self, function, slug):
         return self.raw["mistakes"][f"{function}/{slug}"]
@@ -247,13 +253,13 @@ def _expect_fields(value, expected, name):
 
 
 def _expect(value, kind, name):
-    if not isinstance(value, _PYTHON[kind]) or isinstance(value, bool):
+    if not isinstance(value, _PYTHON[kind]) or (isinstance(value, bool) and kind != BOOLEAN):
         raise ValueError(f"{name} is not {kind}")
 
 
 def _json_kind(annotation):
     origin = getattr(annotation, "__origin__", None) or annotation
-    return {str: TEXT, float: NUMBER, tuple: ARRAY, dict: OBJECT}[origin]
+    return {str: TEXT, float: NUMBER, tuple: ARRAY, dict: OBJECT, bool: BOOLEAN}[origin]
 
 
 CASE_FIELDS = {f.name: _json_kind(f.type) for f in fields(Case)}  # name -> JSON type

@@ -107,6 +107,8 @@ class CasesSection:
                                    factory=tuple)
     hidden_visibility: str = _key("Gradescope visibility of the hidden cases' results.", "after_published",
                                   choices=VISIBILITIES)
+    modified_inputs: str = _key("What a function that changes its input arrays in place gets: 'warn' keeps its "
+                                "points with a warning; 'fail' fails the case.", "warn", choices=("warn", "fail"))
 
 
 @dataclass(frozen=True)

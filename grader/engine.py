@@ -108,9 +108,9 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
         else:
             _load_scoring()
             _load_reporting()
-        _run_cases(manifest, checks, blocked, session, budget_deadline, result, progress,
-                   lambda: _fresh_worker(session, box, submission, budget_deadline))
-        _forbidden_found(session, settings, result)
+        seen_visible = _run_cases(manifest, checks, blocked, session, budget_deadline, result, progress,
+                                  lambda: _fresh_worker(session, box, submission, budget_deadline))
+        _forbidden_found(session, settings, result, seen_visible)
         if reporting is not None:
             reporting.join()
     finally:
@@ -123,6 +123,7 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
             if box is not None:
                 box.close()  # in root mode: kills every process left to the sandbox user
     _layer_at_fault(result, checks, manifest)
+    _tag_contrasts(result, manifest)
     result.seconds = time.monotonic() - started
     return result
 
@@ -298,19 +299,25 @@ def _fresh_worker(session, box, submission, budget_deadline):
         session.wait_ready(budget_deadline)
 
 
-def _forbidden_found(session, settings, result):
-    """A forbidden package found in the worker's memory, where the import blocker could not stop it."""
+def _forbidden_found(session, settings, result, seen_visible):
+    """A forbidden package found in the worker's memory, where the import blocker could not stop it.
+
+    One found only while the hidden cases ran fails those cases alone, and says nothing
+    where a student can see it: a visible word of it would tell what the hidden inputs are."""
     if session is None or not session.forbidden:
         return
+    hidden_only = not seen_visible
     names = ", ".join(session.forbidden)
     message = (f"your code loaded {names} while it ran (found in the memory of the process running it): "
                f"these packages may not be used in this assignment; use NumPy alone")
     if settings["on_forbidden"] != "fail":
-        result.notes.append(message)
+        if not hidden_only:
+            result.notes.append(message)
         return
-    result.problems.append(message)
+    if not hidden_only:
+        result.problems.append(message)
     for case_result in result.cases:
-        if case_result.score > 0 or case_result.passed:
+        if (case_result.score > 0 or case_result.passed) and (case_result.case.hidden or not hidden_only):
             case_result.score = 0.0
             case_result.status = "failed"
             case_result.summary = message
@@ -345,11 +352,13 @@ def _run_cases(manifest, checks, blocked, session, budget_deadline, result, prog
     hidden = [case for case in manifest.cases if case.hidden]
     timeouts = {}  # by function, over both phases
     done = _run_phase(manifest, visible, checks, blocked, session, budget_deadline, result, progress, 0, timeouts)
+    seen_visible = list(session.forbidden) if session is not None else []
     if hidden:
         if session is not None and fresh_worker is not None:
             fresh_worker()
         _run_phase(manifest, hidden, checks, blocked, session, budget_deadline, result, progress, done, timeouts)
     result.cases.sort(key=lambda case_result: order[id(case_result.case)])
+    return seen_visible
 
 
 def _run_phase(manifest, cases, checks, blocked, session, budget_deadline, result, progress, done, timeouts):
@@ -435,6 +444,29 @@ def _score(case, case_data, outcome, manifest):
         return _internal(case)
 
 
+def _tag_contrasts(result, manifest):
+    """Name what a function's failing cases have in common where the catalog names nothing:
+    a described tag (spec/cases.py's TAGS) that every failing case has and no passing one has."""
+    from .results import Diagnosis
+    by_function = {}
+    for case_result in result.cases:
+        if not case_result.case.hidden:  # (what the visible feedback says must not hint at hidden results)
+            by_function.setdefault(case_result.case.function, []).append(case_result)
+    for function, results in by_function.items():
+        failing = [c for c in results if not c.passed and c.status in ("failed", "partial", "error")]
+        passing = [c for c in results if c.passed]
+        if not failing or not passing or any(c.diagnoses for c in failing):
+            continue
+        for tag, phrase in manifest.tags.items():
+            if all(tag in c.case.tags for c in failing) and not any(tag in c.case.tags for c in passing):
+                diagnosis = Diagnosis(f"generic/only-{tag}", f"only the cases with {phrase} fail",
+                                      f"Your {function} passes every case without {phrase} and fails every "
+                                      f"one with it: the mistake is in how it handles {phrase}.", [])
+                for case_result in failing:
+                    case_result.diagnoses.append(diagnosis)
+                break
+
+
 def _interface_of(case):
     """What of the locked interface a case calls: the function, and the constructor of an object
     the case builds ('Conv2D.__init__' for 'Conv2D.backward'), which must be intact first."""
@@ -460,7 +492,10 @@ def _layer_at_fault(result, checks, manifest):
     """Point the failures of a file's functions at the student's own failing functions it uses
     from another student file ("FullyConnectedNet uses your affine_backward, which fails its
     own tests: fix that first")."""
-    failing = {c.case.function for c in result.cases if not c.passed}
+    # A function at fault fails a case of the ordinary kind: one that fails only on edge inputs
+    # (scores near 1000) says nothing of what the functions that call it give it.
+    # Only visible cases count: a note on a visible case must say nothing of the hidden ones.
+    failing = {c.case.function for c in result.cases if not c.passed and not c.case.edge and not c.case.hidden}
     if not failing:
         return
     module_of = {f["name"]: f["module"] for f in manifest.functions}

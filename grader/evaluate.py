@@ -4,6 +4,8 @@ Every output is checked for type, shape, dtype and finiteness before its values
 are compared; each passing output earns its share of the case's points; each
 failing one gets a specific message and, where possible, a named mistake.
 """
+import numpy as np
+
 from . import diagnose
 from .compare import compare_array, init_problems
 from .results import CaseResult, Diagnosis, OutputResult
@@ -20,6 +22,11 @@ def evaluate(case, data, outcome, manifest, memory_mb):
             f"{case.function} changed its input{'s' if len(modified) > 1 else ''} "
             f"{', '.join(modified)} in place. A function must not modify its inputs: the "
             f"caller may still need them. Work on a copy (x.copy()) or build new arrays.")
+    if outcome.status == "ok" and modified and manifest.settings.get("modified_inputs") == "fail":
+        result.outputs = [OutputResult(name, points, 0.0, "not graded: the inputs were changed in place")
+                          for name, points in case.outputs.items()]
+        result.summary = result.warnings.pop()  # (said once, as the reason it failed)
+        return result
     if outcome.status == "ok":
         _score_outputs(result, case, data, outcome, manifest, floor)
         return result
@@ -186,6 +193,11 @@ def _diagnose(result, case, data, manifest, floor, tolerance, init=None):
             slugs = diagnose.catalog_matches(case, data, output.name, got, manifest, floor)
         for slug in slugs:
             found.setdefault(slug, []).append(_label(output.name))
+    if any(_nonfinite(output.got) for output in result.outputs):
+        # inf and NaN say little on their own (many mistakes overflow): a mistake is named then
+        # only if every graded output agrees with its stored ones, non-finite places included.
+        found = {slug: outputs for slug, outputs in found.items()
+                 if _agrees_everywhere(result, case, data, slug, floor, init)}
     for slug, outputs in found.items():
         entry = manifest.mistake(case.function, slug)
         result.diagnoses.append(Diagnosis(f"{case.function}/{slug}", entry["title"], entry["hint"], outputs))
@@ -195,6 +207,21 @@ def _diagnose(result, case, data, manifest, floor, tolerance, init=None):
                 pattern = diagnose.generic_pattern(output.expected, output.got, _label(output.name))
                 if pattern:
                     result.diagnoses.append(pattern)
+
+
+def _nonfinite(got):
+    return got is not None and got.dtype.kind in "fc" and not np.isfinite(got).all()
+
+
+def _agrees_everywhere(result, case, data, slug, floor, init):
+    stored = data.mistakes.get(slug, {})
+    for output in result.outputs:
+        variant = stored.get(output.name)
+        if variant is None or output.got is None:
+            return False
+        if not init and not compare_array(variant, output.got, case.tolerance, floor).ok:
+            return False
+    return True
 
 
 def _label(name):

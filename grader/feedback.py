@@ -122,9 +122,10 @@ def _escape_line(text, markdown):
 
 
 def _escape_md(text):
-    """Neutralise Markdown and HTML in one line of prose."""
+    """Neutralise Markdown and HTML in prose, kept on one line (a line break would let a line of
+    the text start a heading, a list, a code block or a link definition)."""
     out = []
-    for ch in text:
+    for ch in " ".join(text.splitlines()):
         if ch in "\\`*_[]<>#|~!":
             out.append("\\" + ch)
         else:

@@ -6,13 +6,15 @@ from pathlib import Path
 from .errors import UserError
 
 
-def replace_file(path, text, mode=0o644):
+def replace_file(path, text, mode=None):
     """Write text to a new file beside `path`, then rename it over `path`.
 
     Whatever was at `path` before (a file, or a symbolic link a submission planted
     there) is replaced, never followed, merged or appended to.
     """
     path = Path(path)
+    if mode is None:  # as root, a report (the hidden cases' scores too) is for root alone: student
+        mode = 0o600 if os.geteuid() == 0 else 0o644  # code graded later runs as another user
     handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8", errors="backslashreplace", newline="") as stream:
@@ -32,7 +34,10 @@ def prepare_output_dir(out_dir):
     """Create the output folder (before grading, so that it exists when the sandbox checks it)."""
     out_dir = Path(out_dir)
     try:
+        created = not out_dir.exists()
         out_dir.mkdir(parents=True, exist_ok=True)
+        if created and os.geteuid() == 0:
+            os.chmod(out_dir, 0o700)  # as root: no later student's code may read what is written here
     except OSError as exc:
         raise UserError(f"cannot create the output folder {out_dir}: {exc.strerror or exc}") from None
     if not os.access(out_dir, os.W_OK | os.X_OK):

@@ -747,14 +747,20 @@ def _wait_for_exit(process, timeout):
 
 
 def _clean_error(error):
-    """The worker's report of an exception, with only the expected fields and bounded text."""
-    if error is None:
+    """The worker's report of an exception, with only the expected fields and bounded text.
+    The worker is not trusted: a malformed frame is left out, never an error of the grader's."""
+    if not isinstance(error, dict):
         return None
+    frames = []
+    for frame in list(error.get("frames", []) or [])[:20] if isinstance(error.get("frames"), list) else []:
+        try:
+            file, line, function, text = frame
+            frames.append([clean_text(str(file)[:200]), int(line), clean_text(str(function)[:200]),
+                           clean_text(str(text)[:300])])
+        except (TypeError, ValueError, OverflowError):
+            continue
     clean = {"type": clean_text(str(error.get("type", "Exception"))[:200]),
-             "message": clean_text(str(error.get("message", ""))[:2000]),
-             "frames": [[clean_text(str(f[0])[:200]), int(f[1]), clean_text(str(f[2])[:200]),
-                         clean_text(str(f[3])[:300])]
-                        for f in list(error.get("frames", []))[:20]]}
+             "message": clean_text(str(error.get("message", ""))[:2000]), "frames": frames}
     if error.get("during"):  # the student's function that raised while making this call's arguments
         clean["during"] = clean_text(str(error["during"])[:200])
     return clean

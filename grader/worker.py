@@ -442,6 +442,56 @@ class ImportBlocker:
         return None
 
 
+# System calls no layer needs, through which a process could leave data or memory behind
+# for a later one, beyond its own address space and past its end: the kernel's keyrings,
+# System V shared memory, message queues and semaphores, POSIX message queues, and
+# memory-backed files. No namespace covers keyrings, and shared memory escapes the
+# address-space limit. By architecture, since the numbers differ.
+_DENIED_SYSCALLS = {
+    # arch (AUDIT_ARCH_*): add_key, request_key, keyctl; shmget, shmat, shmctl; semget, semop, semctl,
+    # semtimedop; msgget, msgsnd, msgrcv, msgctl; mq_open ... mq_getsetattr; memfd_create
+    "x86_64": (0xC000003E, (248, 249, 250, 29, 30, 31, 64, 65, 66, 220, 68, 69, 70, 71,
+                            240, 241, 242, 243, 244, 245, 319)),
+    "aarch64": (0xC00000B7, (217, 218, 219, 194, 196, 195, 190, 193, 191, 192, 186, 189, 188, 187,
+                             180, 181, 182, 183, 184, 185, 279)),
+}
+
+
+def deny_syscalls():
+    """Install a seccomp filter that fails the calls of _DENIED_SYSCALLS with EPERM, and every
+    call made through another architecture's numbers (i386's int 0x80 on x86_64, x32). No
+    process this one starts can remove it. Returns whether it was installed (Linux, and an
+    architecture listed above); needs no_new_privs, set just before."""
+    import ctypes
+    import platform
+    arch = _DENIED_SYSCALLS.get(platform.machine())
+    if arch is None:
+        return False
+    audit_arch, numbers = arch
+    deny, allow = 0x00050000 | 1, 0x7FFF0000  # SECCOMP_RET_ERRNO | EPERM, SECCOMP_RET_ALLOW
+    program = [(0x20, 0, 0, 4),                       # load the call's architecture
+               (0x15, 1, 0, audit_arch),              # ours: skip the next
+               (0x06, 0, 0, deny),
+               (0x20, 0, 0, 0)]                       # load the call's number
+    if audit_arch == 0xC000003E:
+        program += [(0x35, 0, 1, 0x40000000), (0x06, 0, 0, deny)]  # x32's numbers
+    for number in numbers:
+        program += [(0x15, 0, 1, number), (0x06, 0, 0, deny)]
+    program.append((0x06, 0, 0, allow))
+
+    class Filter(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
+                    ("k", ctypes.c_uint32)]
+
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(Filter))]
+
+    filters = (Filter * len(program))(*[Filter(*instruction) for instruction in program])
+    prog = Program(len(program), filters)
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.prctl(22, 2, ctypes.byref(prog), 0, 0) == 0  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+
+
 def apply_limits(limits):
     """Lower this process's resource limits, soft and hard, where the platform has them.
 
@@ -454,6 +504,7 @@ def apply_limits(limits):
     if sys.platform.startswith("linux"):
         import ctypes
         ctypes.CDLL(None).prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+        deny_syscalls()
     for name, (soft, hard) in limits.items():
         kind = getattr(resource, name, None)
         if kind is None:

@@ -276,6 +276,10 @@ CASES = (
     Case("conv_forward", "non-square-kernel", "2x4 kernel, no padding",
              "Uses a non-square 2x4 kernel without padding on a 5x6 input.",
              conv((1, 3, 5, 6), (2, 3, 2, 4), 1, 0, False), ("non-square",)),
+    Case("conv_forward", "pad-2-non-square", "3x2 kernel, pad 2, on a 4x6 input",
+         "Pads by two pixels on each side, with a non-square kernel, more filters than channels and a "
+         "non-square input.",
+         conv((2, 2, 4, 6), (3, 2, 3, 2), 1, 2, False), ("pad", "non-square")),
     # conv_backward
     Case("conv_backward", "stride-1-pad-1", "3x3 kernel, stride 1, pad 1",
              "Computes dx, dw and db for stride 1 and one pixel of padding, with a random upstream "
@@ -312,6 +316,10 @@ CASES = (
     Case("max_pool_forward", "uneven-geometry", "3x2 windows, stride 2, uneven",
              "Uses a non-square 3x2 window where the stride does not divide the input size.",
              pool(tie_free(2, 1, 6, 7), 3, 2, 2, False), ("non-square", "uneven-geometry")),
+    Case("max_pool_forward", "wide-window", "2x4 windows on a 5x8 input",
+         "Uses a window wider than it is tall, where taking the pool height for the width gives another "
+         "output width.",
+         pool(tie_free(2, 3, 5, 8), 2, 4, 2, False), ("non-square",)),
     # max_pool_backward: mostly ties
     Case("max_pool_backward", "flat-window", "a window whose inputs are all equal",
              "Applies the tie rule to a 2x2 window in which all four inputs are equal.",

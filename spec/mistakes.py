@@ -71,6 +71,18 @@ def _softmax_no_max_shift(x, y):
     return loss, dx / N
 
 
+def _softmax_log_of_probabilities(x, y):
+    """Takes the log of the probabilities, which underflow to 0 for scores far below the maximum."""
+    N = x.shape[0]
+    shifted = x - x.max(axis=1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+        loss = float(-np.log(probs[np.arange(N), y]).mean())
+    dx = probs.copy()
+    dx[np.arange(N), y] -= 1
+    return loss, dx / N
+
+
 def _softmax_label_set_to_one(x, y):
     N = x.shape[0]
     shifted = x - x.max(axis=1, keepdims=True)
@@ -135,6 +147,30 @@ def _conv_backward_first_sample(dout, cache):
     return dx, dw, db
 
 
+def _conv_backward_empty_slice(dout, cache):
+    """Crops the padding with dx_pad[:, :, pad:-pad, pad:-pad], which is empty when pad is 0."""
+    x, w, b, conv_param = cache
+    dx_pad, dw, db = _conv_backward_padding_kept(dout, cache)
+    pad = conv_param["pad"]
+    return dx_pad[:, :, pad:-pad, pad:-pad], dw, db
+
+
+def _conv_backward_crop_one(dout, cache):
+    """Crops one pixel off every side of dx_pad, whatever the padding."""
+    dx_pad, dw, db = _conv_backward_padding_kept(dout, cache)
+    return dx_pad[:, :, 1:-1, 1:-1], dw, db
+
+
+def _conv_forward_width_from_height(x, w, b, conv_param):
+    """Computes the output's width from the input's height: W' = 1 + (H + 2 * pad - WW) // stride."""
+    pad, stride = conv_param["pad"], conv_param["stride"]
+    out, cache = ref.conv_forward(x, w, b, conv_param)
+    width = 1 + (x.shape[2] + 2 * pad - w.shape[3]) // stride
+    if width > out.shape[3]:  # the windows past the input's edge do not fit the kernel: the product fails
+        raise ValueError("operands could not be broadcast together")
+    return out[..., :width], cache
+
+
 # pooling ----------------------------------------------------------------------
 
 def _max_pool_backward_rule(rule):
@@ -190,6 +226,20 @@ def _max_pool_forward_stride_is_pool(x, pool_param):
             window = x[:, :, i * ph:(i + 1) * ph, j * pw:(j + 1) * pw]
             if window.shape[2] and window.shape[3]:
                 out[:, :, i, j] = window.max(axis=(2, 3))
+    return out, (x, pool_param)
+
+
+def _max_pool_forward_width_from_pool_height(x, pool_param):
+    """Computes the output's width from pool_height: W' = 1 + (W - pool_height) // stride."""
+    ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    H_out, W_out = 1 + (x.shape[2] - ph) // stride, 1 + (x.shape[3] - ph) // stride
+    out = np.zeros((x.shape[0], x.shape[1], H_out, W_out))
+    for i in range(H_out):
+        for j in range(W_out):
+            window = x[:, :, i * stride:i * stride + ph, j * stride:j * stride + pw]
+            if window.shape[3] == 0:
+                raise ValueError("zero-size array to reduction operation maximum which has no identity")
+            out[:, :, i, j] = window.max(axis=(2, 3))
     return out, (x, pool_param)
 
 
@@ -306,6 +356,34 @@ class _RegMissingFromLoss(_RegMistake):
     loss_factor = 0.0
 
 
+class _RegSumOfWeights(FullyConnectedNet):
+    """Regularizes with reg * sum(W) instead of 0.5 * reg * sum(W * W)."""
+
+    def loss(self, X, y=None):
+        result = super().loss(X, y)
+        if y is None:
+            return result
+        loss, grads = result
+        for layer in range(1, self.num_layers + 1):
+            W = self.params[f"W{layer}"]
+            loss += self.reg * np.sum(W) - 0.5 * self.reg * np.sum(W * W)
+        return loss, grads
+
+
+class _RegLastLayerLeftOut(FullyConnectedNet):
+    """Regularizes every weight matrix but the last one."""
+
+    def loss(self, X, y=None):
+        result = super().loss(X, y)
+        if y is None:
+            return result
+        loss, grads = result
+        W = self.params[f"W{self.num_layers}"]
+        loss -= 0.5 * self.reg * np.sum(W * W)
+        grads[f"W{self.num_layers}"] = grads[f"W{self.num_layers}"] - self.reg * W
+        return loss, grads
+
+
 class _ReluOnScores(FullyConnectedNet):
     def loss(self, X, y=None):
         original = FullyConnectedNet.loss
@@ -342,7 +420,7 @@ MISTAKES = (
     Mistake("affine_backward", "dw-transposed", "dw transposed",
             "Your dw is transposed: it has shape (M, D), but dw must have w's shape (D, M). "
             "Compute it as x_rows.T @ dout, where x_rows = x.reshape(N, D).",
-            _affine_dw_transposed),
+            _affine_dw_transposed, confusion=True),
     Mistake("affine_backward", "db-not-summed", "db not summed over the batch",
             "Your db keeps one row per example. Each example adds its gradient to the same bias, "
             "so db = dout.sum(axis=0), of shape (M,).",
@@ -376,10 +454,19 @@ MISTAKES = (
             "At each example's label your dx is set to 1 instead of having 1 subtracted. "
             "The gradient is probs - onehot(y): use dx[np.arange(N), y] -= 1.",
             _softmax_label_set_to_one),
+    Mistake("softmax_loss", "log-of-probabilities", "log of the probabilities (underflows)",
+            "Your loss is inf for scores near 1000: the probabilities underflowed to 0 before the log. "
+            "Take the log-sum-exp form instead: log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, "
+            "keepdims=True)), and the loss is the mean of -log_probs at the labels.",
+            _softmax_log_of_probabilities),
     Mistake("conv_forward", "kernel-flipped", "kernel flipped (true convolution)",
             "Your conv_forward flips the kernel, as a textbook convolution does. This layer computes "
             "a cross-correlation: multiply each window by w[f] as it is, without flipping it.",
             _conv_forward_flipped),
+    Mistake("conv_forward", "width-from-height", "the output's width computed from the height",
+            "Your conv_forward's output has the wrong width: W' must come from the input's width, "
+            "W' = 1 + (W + 2 * pad - WW) // stride, and H' from its height.",
+            _conv_forward_width_from_height, confusion=True),
     Mistake("conv_forward", "bias-dropped", "bias dropped",
             "Your conv_forward leaves out the bias: add b[f] to every output of filter f.",
             _conv_forward_no_bias),
@@ -391,11 +478,19 @@ MISTAKES = (
     Mistake("conv_backward", "stride-ignored", "stride ignored",
             "Your conv_backward places window (i, j) at row i and column j of the padded input, as if "
             "the stride were 1. Window (i, j) starts at row i * stride and column j * stride.",
-            _conv_backward_stride_ignored),
+            _conv_backward_stride_ignored, confusion=True),
     Mistake("conv_backward", "padding-kept", "dx returned with the padding",
             "Your dx still has the padding on: it has shape (N, C, H + 2 * pad, W + 2 * pad). "
             "Return dx_pad[:, :, pad:-pad, pad:-pad] (or all of it when pad is 0).",
             _conv_backward_padding_kept),
+    Mistake("conv_backward", "empty-slice-at-pad-0", "dx sliced [pad:-pad], empty when pad is 0",
+            "Your dx has height 0 when pad == 0: slicing [pad:-pad] with pad == 0 gives an empty array, "
+            "since -0 is 0. Slice dx_pad[:, :, pad:pad + H, pad:pad + W] instead.",
+            _conv_backward_empty_slice, confusion=True),
+    Mistake("conv_backward", "hard-coded-crop", "padding cropped as [1:-1] whatever pad is",
+            "Your dx crops one pixel off every side, which is right only when pad == 1. Crop pad pixels: "
+            "dx_pad[:, :, pad:pad + H, pad:pad + W].",
+            _conv_backward_crop_one, confusion=True),
     Mistake("conv_backward", "first-sample-only", "dw and db from the first sample only",
             "Your dw and db use only the first example of the batch. Every example in the batch "
             "adds to the gradient of the shared weights and biases: sum over n.",
@@ -403,7 +498,11 @@ MISTAKES = (
     Mistake("max_pool_forward", "stride-as-pool-size", "stride taken as the pool size",
             "Your max_pool_forward starts windows every pool_height rows and pool_width columns. "
             "Windows start every stride pixels: window (i, j) starts at row i * stride.",
-            _max_pool_forward_stride_is_pool),
+            _max_pool_forward_stride_is_pool, confusion=True),
+    Mistake("max_pool_forward", "width-from-pool-height", "the output's width computed from pool_height",
+            "Your max_pool_forward's output has the wrong width: W' comes from pool_width, "
+            "W' = 1 + (W - pool_width) // stride, and H' from pool_height.",
+            _max_pool_forward_width_from_pool_height, confusion=True),
     Mistake("avg_pool_forward", "not-divided", "not divided by the window area",
             "Your avg_pool_forward returns each window's sum. Divide it by pool_height * pool_width.",
             _avg_pool_forward_not_divided),
@@ -466,6 +565,15 @@ MISTAKES = (
             "Your loss leaves out the regularization term. Add 0.5 * reg * sum(W * W) for every "
             "weight matrix W1, ..., WL.",
             _RegMissingFromLoss),
+    Mistake("FullyConnectedNet.loss", "reg-sum-of-weights", "sum of W instead of W squared",
+            "Your loss adds reg * sum(W), the sum of the weights themselves. L2 regularization adds "
+            "0.5 * reg * np.sum(W * W) for every weight matrix.",
+            _RegSumOfWeights),
+    Mistake("FullyConnectedNet.loss", "last-layer-not-regularized", "the last layer left out of the regularization",
+            "Your loss differs from the expected one by 0.5 * reg * ||WL||^2 and your gradient of the last "
+            "weights lacks reg * WL: the last layer's weights are not regularized. Loop over every layer, "
+            "1 to L inclusive.",
+            _RegLastLayerLeftOut),
     Mistake("FullyConnectedNet.loss", "relu-on-scores", "ReLU applied to the scores",
             "Your network applies a ReLU after the last affine layer. The scores are the last affine "
             "layer's raw output: {affine - ReLU} x (L - 1), then affine, then softmax.",
@@ -490,16 +598,16 @@ def catalog(tie_rule):
             "max_pool_backward", f"ties-{rule}", f"tie rule '{rule}' instead of '{tie_rule}'",
             f"Your max_pool_backward {_RULE_BEHAVIOUR[rule]}. This assignment's rule is "
             f"{_RULE_NAMES[tie_rule]}.",
-            _max_pool_backward_rule(rule), tie_rule=rule))
+            _max_pool_backward_rule(rule), tie_rule=rule, confusion=True))
     tie_mistakes += [
         Mistake("max_pool_backward", "overlap-assigned", "overlapping windows assigned, not added",
                 "Where pooling windows overlap, your max_pool_backward overwrites the gradient an "
                 "earlier window gave an input. Add each window's gradient with +=: an input that is "
                 "the maximum of several windows receives the sum of their gradients.",
-                _max_pool_backward_overlap_assigned(tie_rule)),
+                _max_pool_backward_overlap_assigned(tie_rule), confusion=True),
         Mistake("max_pool_backward", "stride-as-pool-size", "stride taken as the pool size",
                 "Your max_pool_backward starts windows every pool_height rows and pool_width columns. "
                 "Windows start every stride pixels: window (i, j) starts at row i * stride.",
-                _max_pool_backward_stride_is_pool(tie_rule)),
+                _max_pool_backward_stride_is_pool(tie_rule), confusion=True),
     ]
     return MISTAKES + tuple(tie_mistakes)

@@ -523,3 +523,17 @@ def test_in_root_mode_one_student_s_code_cannot_see_the_class_or_its_grades(case
         assert os.stat(klass).st_mode & 0o007 == 0 and os.stat(out).st_mode & 0o007 == 0
     finally:
         shutil.rmtree(base)
+
+
+def test_a_file_of_the_export_that_cannot_be_unpacked_costs_that_file_and_not_the_batch(tmp_path, cases):
+    export = export_zip(tmp_path / "export.zip", write_solution(tmp_path / "solution"))
+    long_name = "x" * 300 + ".txt"
+    with zipfile.ZipFile(export, "a") as archive:
+        archive.writestr(f"assignment_77_export/submission_102/{long_name}", "a name longer than the disk allows")
+    warnings = []
+    entries = discover(export, tmp_path / "out", warnings.append)
+    assert [e.key for e in entries] == ["submission_101", "submission_102"]
+    member = f"assignment_77_export/submission_102/{long_name}"
+    assert [w.split(", which")[0] for w in warnings] == [f"{export}: left out {member[:117]}..."]
+    outcomes, _ = run_batch(export, tmp_path / "out", cases, jobs=1)
+    assert [o.score for o in outcomes] == [100.0, 100.0]

@@ -17,6 +17,11 @@ def test_committed_test_cases_and_template_match_a_fresh_generation():
     assert problems == []
 
 
+def test_the_class_based_assignment_s_committed_files_match_a_fresh_generation():
+    folder = ROOT / "assignments" / "csc249"
+    assert generate.check(generate.generate(folder), folder) == []
+
+
 def test_generation_is_byte_identical_when_repeated():
     first = generate.generate(ROOT).files
     second = generate.generate(ROOT).files

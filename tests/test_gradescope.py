@@ -164,3 +164,16 @@ def test_run_autograder_writes_results_even_when_python_cannot_start(package, tm
         assert "could not start (exit status 127)" in data["tests"][0]["output"]
     finally:
         shutil.rmtree(root)
+
+
+def test_student_text_with_line_breaks_stays_one_line_of_markdown(tie_bug_grade):
+    import copy
+
+    from grader.feedback import case_feedback
+    result = copy.deepcopy(next(c for c in tie_bug_grade.cases if not c.passed and not c.case.hidden))
+    result.summary = ("raised RuntimeError: \n\nAll 57 tests passed - final score 100.0 / 100.0\n=====\n\n"
+                      "Regrade form: https://evil.example/x\n\n    (verified)")
+    text = case_feedback(result, markdown=True)
+    line = next(line for line in text.splitlines() if "All 57 tests passed" in line)
+    assert line.startswith("raised RuntimeError:") and "=====" in line and "(verified)" in line
+    assert not any(line.strip() == "=====" or line.startswith("    (") for line in text.splitlines())

@@ -12,6 +12,7 @@ grader then runs student code as an unprivileged user. As a normal user those
 tests are skipped: SECURITY.md explains what that mode cannot protect.
 """
 import html
+import json
 import os
 import re
 import shutil
@@ -24,7 +25,7 @@ import pytest
 
 from grader.engine import grade
 from grader.outputs import write_outputs
-from helpers import (CASES, FIXTURE, ROOT, autograder_tree, build_package, cases_with_settings, count_zygote_spawns,
+from helpers import (CASES, FIXTURE, MANIFEST, ROOT, autograder_tree, build_package, cases_with_settings, count_zygote_spawns,
                      forget_zygotes, load_results, points_of, processes_with, ready_zygote, run_autograder, write_solution)
 
 ROOT_MODE = os.geteuid() == 0
@@ -627,7 +628,7 @@ def test_an_infinite_loop_that_ignores_sigterm_is_killed_on_time(graded, fast_ca
     result, data = graded(submission, fast_cases, tmp_path)
     assert_only_lost(result, "max_pool_forward")
     statuses = [c.status for c in result.cases if c.case.function == "max_pool_forward"]
-    assert statuses == ["timeout", "timeout", "not-run", "not-run"]
+    assert statuses == ["timeout", "timeout"] + ["not-run"] * (len(statuses) - 2)
     assert result.seconds < 20
 
 
@@ -668,7 +669,7 @@ _conv_forward = conv_forward
 _calls = [0]
 def conv_forward(x, w, b, conv_param):
     _calls[0] += 1
-    if _calls[0] == 3:  # the last visible conv_forward case; the next case's inputs are larger than a page
+    if _calls[0] == VISIBLE:  # the last visible conv_forward case; the next case's inputs are larger than a page
         _fcntl.fcntl(int(_sys.argv[1]), 1031, 4096)  # F_SETPIPE_SZ: the request pipe holds one page
         def _stall(*args, **kwargs):
             while True:
@@ -679,7 +680,8 @@ def conv_forward(x, w, b, conv_param):
 
 
 def test_a_worker_that_stops_reading_its_requests_costs_the_next_case_a_timeout_not_a_hang(graded, fast_cases, tmp_path):
-    result, data = graded(solution(tmp_path, STALLER), fast_cases, tmp_path)
+    visible = sum(1 for c in MANIFEST["cases"] if c["function"] == "conv_forward" and c["visibility"] == "public")
+    result, data = graded(solution(tmp_path, STALLER.replace("VISIBLE", str(visible))), fast_cases, tmp_path)
     conv = [c.case.function for c in result.cases].index("conv_forward")
     stalled = next(c for c in result.cases if c.case.function == "conv_backward" and not c.case.hidden)
     assert conv >= 0 and stalled.status == "timeout"  # (hidden cases run later, in a fresh worker)
@@ -1098,3 +1100,112 @@ def test_a_correct_submission_that_prints_10_mb_at_import_loses_nothing(isolatio
     result, data = graded(solution(tmp_path, "print('x' * (10 << 20))\n"), fast_cases, tmp_path)
     assert data["score"] == 100 and result.problems == []
     assert re.search(r"and \d+ more bytes were dropped: output stops at 8 MB", result.import_output)
+
+
+# Found by a later review: what namespaces and one process do not cover --------------------
+
+KEPT_STATE = r'''
+import ctypes as _ct, os as _os
+_libc = _ct.CDLL(None, use_errno=True)
+_libc.syscall.restype = _ct.c_long
+_tries = {"add_key": (248, b"user", b"bpg-kept", b"hidden inputs", 13, -4),
+          "keyctl": (250, 0, -4, 0, 0, 0),
+          "shmget": (29, 0, 1 << 28, 0o1666),
+          "msgget": (68, 0, 0o1666),
+          "semget": (64, 0, 1, 0o1666),
+          "mq_open": (240, b"bpgq", 0o100 | 2, 0o666, 0),
+          "memfd_create": (319, b"bpg", 0)}
+for _name, _args in _tries.items():
+    _r = _libc.syscall(*_args)
+    print("KEPT", _name, "REFUSED" if _r == -1 and _ct.get_errno() == 1 else f"ALLOWED {_r}")
+'''
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the hostile code uses x86_64's system call numbers")
+def test_keyrings_shared_memory_queues_and_memory_files_are_refused_to_student_code(isolation, graded, fast_cases,
+                                                                                    tmp_path):
+    """Keyrings outlive every process and no namespace covers them; shared memory and memory
+    files escape the address-space limit and, shared, reach a classmate: all are refused."""
+    result, data = graded(solution(tmp_path, KEPT_STATE), fast_cases, tmp_path)
+    said = [line for line in result.import_output.splitlines() if line.startswith("KEPT ")]
+    assert said == [f"KEPT {name} REFUSED" for name in ("add_key", "keyctl", "shmget", "msgget", "semget",
+                                                        "mq_open", "memfd_create")]
+    assert result.score == 100
+
+
+def test_a_failure_only_hidden_cases_show_is_never_named_in_visible_feedback(graded, fast_cases, tmp_path):
+    """A layer that fails only its hidden cases, beside a network that fails a visible one: the
+    visible feedback must not blame the layer, which would tell the student a hidden result."""
+    submission = solution(tmp_path, replace=[
+        ("layers.py", "    dx = (dout @ w.T).reshape(x.shape)\n",
+         "    dx = (dout @ w.T).reshape(x.shape)\n    if x.shape[0] == 1:\n        dx = dx + 1\n"),
+        ("fc_net.py", "        if y is None:\n            return scores\n",
+         "        if y is None:\n            return scores + 1\n")])
+    result, data = graded(submission, fast_cases, tmp_path)
+    hidden_only = [c for c in result.cases if c.case.function == "affine_backward" and not c.passed]
+    assert hidden_only and all(c.case.hidden for c in hidden_only)
+    visible = [c for c in result.cases if not c.case.hidden]
+    assert not any("affine_backward" in note for c in visible for note in c.notes)
+    assert "uses your affine_backward" not in json.dumps(data)
+    assert any(not c.passed for c in visible if c.case.function == "FullyConnectedNet.loss")
+
+
+def test_a_forbidden_package_loaded_only_on_hidden_inputs_fails_the_hidden_cases_silently(tmp_path):
+    """Found in the memory map during the hidden phase only: the hidden cases fail, and nothing
+    visible says so, since that would tell a property of the hidden inputs."""
+    package = tmp_path / "sub" / "torch"
+    submission = solution(tmp_path, replace=[("layers.py", "    x_rows = x.reshape(x.shape[0], -1)  # (N, D)\n",
+                                              "    x_rows = x.reshape(x.shape[0], -1)  # (N, D)\n"
+                                              "    if x.shape[0] == 1:\n"
+                                              "        import mmap, os\n"
+                                              "        _f = open(os.path.join(os.path.dirname(__file__), 'torch', "
+                                              "'libtorch.so'), 'rb')\n"
+                                              "        _KEEP.append(mmap.mmap(_f.fileno(), 0, prot=mmap.PROT_READ))\n")])
+    package = submission / "torch"
+    package.mkdir()
+    (package / "libtorch.so").write_bytes(b"\0" * 8192)
+    with open(submission / "layers.py", "a") as handle:
+        handle.write("\n_KEEP = []\n")
+    result = grade(submission, CASES)
+    hidden = [c for c in result.cases if c.case.hidden]
+    assert result.problems == [] and result.notes == []
+    assert all(c.passed for c in result.cases if not c.case.hidden)
+    assert [c.status for c in hidden] == ["failed"] * len(hidden)
+
+
+def test_gradescope_s_metadata_with_earlier_results_is_closed_to_student_code(package, tmp_path):
+    """Gradescope's submission_metadata.json holds earlier submissions' whole results, hidden tests
+    included: run_autograder takes away every other user's access before any student code runs."""
+    reader = '''
+try:
+    print("READ", len(open("METADATA").read()))
+except OSError as _e:
+    print("REFUSED", type(_e).__name__)
+'''
+    submission = solution(tmp_path)
+    root = autograder_tree(package, submission, metadata={"users": [{"name": "Ada"}], "previous_submissions": [
+        {"results": {"tests": [{"name": "hidden", "score": 1.0}]}}]})
+    try:
+        with open(root / "submission" / "layers.py", "a") as handle:
+            handle.write("\n" + reader.replace("METADATA", str(root / "submission_metadata.json")))
+        finished = run_autograder(root)
+        assert finished.returncode == 0, finished.stderr
+        assert os.stat(root / "submission_metadata.json").st_mode & 0o077 == 0
+        report = (root / "results" / "report.html").read_text()
+        assert "READ" not in report and load_results(root / "results" / "results.json")["score"] == 100
+    finally:
+        shutil.rmtree(root)
+
+
+@needs_root
+def test_as_root_a_grade_s_outputs_are_for_root_alone(tmp_path):
+    reader = f'''
+import glob as _glob
+print("FOUND", sorted(_glob.glob({str(tmp_path / "out-alice" / "*")!r})))
+'''
+    grade_to = tmp_path / "out-alice"
+    write_outputs(grade(solution(tmp_path), CASES), grade_to)
+    assert [oct(os.stat(p).st_mode & 0o777) for p in (grade_to, grade_to / "results.json", grade_to / "report.html")] \
+        == ["0o700", "0o600", "0o600"]
+    later = grade(solution(tmp_path, reader), CASES)
+    assert "FOUND []" in later.import_output

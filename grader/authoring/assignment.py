@@ -41,6 +41,7 @@ class Assignment:
     catalog: tuple            # the Mistake objects of the graded functions
     reference: dict           # student module name -> the reference's module
     copied: tuple             # files of reference/ that students get as they are
+    tags: dict                # spec/cases.py's TAGS: {tag: what the cases with it have}
 
     @property
     def graded(self):
@@ -72,6 +73,9 @@ def load_assignment(folder=".", config_path=None):
                             f"mistakes.py)")
     package = _Package(folder)
     functions_module, functions, cases, declared = _declared(package, folder)
+    tags = getattr(sys.modules.get(f"{package.name}.{SPEC_DIR}.cases"), "TAGS", {})
+    if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+        raise UserError(f"{folder / SPEC_DIR / 'cases.py'}: TAGS must be a dict of tag -> text")
     config = load_config(config_path or folder / CONFIG_FILE, declared)
     package.config = config
     graded = [f for f in functions if f.name in config.points]
@@ -99,7 +103,7 @@ def load_assignment(folder=".", config_path=None):
                        else None, config.assignment.tie_rule, functions, folder)
     return Assignment(folder, config, tuple(functions),
                       tuple(c for c in cases if c.function in selected),
-                      tuple(m for m in catalog if m.function in selected), reference, copied)
+                      tuple(m for m in catalog if m.function in selected), reference, copied, tags)
 
 
 def load_declared(folder="."):

@@ -87,11 +87,20 @@ def generate(folder=".", config_path=None, reuse=True):
         functions.append({"name": function.name, "module": function.module, "points": config.points[function.name],
                           "number": str(f_index), "outputs": config.output_weights[function.name],
                           "check": _check(function.check)})
+        caught = set()  # the mistakes that change (or break) the answer of a public case
         for c_index, (case_spec, case_points) in enumerate(zip(function_cases, points), start=1):
-            case, arrays = _build_case(assignment, function, declarations, case_spec, case_points,
-                                       f"{f_index}.{c_index}", function_mistakes)
+            case, arrays, changed = _build_case(assignment, function, declarations, case_spec, case_points,
+                                                f"{f_index}.{c_index}", function_mistakes)
             files[f"{CASES_DIR}/{case['file']}"] = npz_bytes(arrays)
             cases.append(case)
+            if case["visibility"] == "public":
+                caught |= changed
+        missed = [m for m in function_mistakes if m.confusion and m.slug not in caught]
+        if missed:
+            raise UserError(f"{folder / 'spec' / 'mistakes.py'}: {function.name}: no public case catches the "
+                            f"confusion {missed[0].title!r} (its answer is the right one on every public case); "
+                            f"add a public case where it differs, or make one public in assignment.toml, so that "
+                            f"students see it in their own tests too")
     if reuse:
         _keep_equivalent(files, folder)
 
@@ -112,6 +121,7 @@ def generate(folder=".", config_path=None, reuse=True):
             "forbidden_imports": list(config.imports.forbidden),
             "on_forbidden": config.imports.on_forbidden,
             "hidden_visibility": config.cases.hidden_visibility,
+            "modified_inputs": config.cases.modified_inputs,
         },
         "modules": [{"name": file[:-3], "file": file, "imports": imports}
                     for file, imports in zip(student_files, template.module_imports(template_files, student_files)
@@ -119,6 +129,8 @@ def generate(folder=".", config_path=None, reuse=True):
         "interface": template.signatures(template_files, student_files),
         "functions": functions,
         "mistakes": mistake_table,
+        "tags": {tag: phrase for tag, phrase in assignment.tags.items()
+                 if any(tag in case["tags"] for case in cases)},
         "cases": cases,
     }
     manifest["files"] = {path[len(CASES_DIR) + 1:]: hashlib.sha256(data).hexdigest()
@@ -164,16 +176,18 @@ def _build_case(assignment, function, declarations, case_spec, points, number, f
     tolerance = config.tolerance_for(function.name)
     check = _check(function.check)
 
-    stored = {}
+    stored, changed = {}, set()
     for mistake in function_mistakes:
         variant = _variant_modules(assignment.reference, function, mistake)
         try:
             with np.errstate(all="ignore"):
                 outputs = {k: _stored(v) for k, v in perform(call, arrays, variant, [])}
         except Exception:
-            continue  # a variant that cannot run on this case says nothing about it
+            changed.add(mistake.slug)  # (code with this mistake fails the case; there is nothing to store)
+            continue
         if _differs(check, expected, outputs, tolerance, plain, config):
             stored[mistake.slug] = outputs
+            changed.add(mistake.slug)
 
     outputs = assignment.outputs(function)
     weights = config.output_weights[function.name]
@@ -205,7 +219,9 @@ def _build_case(assignment, function, declarations, case_spec, points, number, f
         case["windows"] = _windows(function.windows, values, arrays, case_spec.id)
     if mutable:
         case["mutable"] = mutable
-    return case, case_arrays(CaseData(arrays, expected, stored))
+    if case_spec.edge:
+        case["edge"] = True
+    return case, case_arrays(CaseData(arrays, expected, stored)), changed
 
 
 def output_group(output):

@@ -27,7 +27,7 @@ README_TEMPLATE = "README.md.jinja"
 
 # The manifest keys students may see, once the cases are filtered. A key added to the
 # manifest later is left out until someone decides it says nothing about hidden cases.
-PUBLIC_KEYS = ("format", "generator", "assignment", "settings", "modules", "interface", "functions", "mistakes",
+PUBLIC_KEYS = ("format", "generator", "assignment", "settings", "modules", "interface", "functions", "mistakes", "tags",
                "cases", "files")
 
 

@@ -152,6 +152,10 @@ class Case:
 
     returns: this case's own `returns`, where it differs from the function's (a call
     without labels that returns the scores, say).
+    edge: inputs beyond what the assignment's other functions pass to this one (scores
+    near 1000): a failure here is not blamed for another function's failures.
+    A tag that spec/cases.py's TAGS describes ({tag: "regularization (reg > 0)"}) lets the
+    feedback say so when a function fails exactly the cases with it.
     """
     function: str
     slug: str
@@ -160,6 +164,7 @@ class Case:
     build: Callable
     tags: Tuple[str, ...] = ()
     returns: object = None
+    edge: bool = False
 
     @property
     def id(self):
@@ -172,13 +177,18 @@ class Case:
 class Mistake:
     """A small, wrong variant of the reference: a function with the same arguments, or
     for a Method a subclass of the reference's class. Its outputs on every case are
-    stored; a student's wrong output that matches them names the mistake."""
+    stored; a student's wrong output that matches them names the mistake.
+
+    confusion: a mix-up the public cases must catch (height for width, [pad:-pad] at pad
+    0, the stride taken as the pool size): `generate` fails unless it changes the answer
+    of some public case, so that students see it in their own tests too."""
     function: str      # the declared function it imitates
     slug: str          # unique within the function
     title: str         # a few words, for tables: "dw transposed"
     hint: str          # what the student did and how to fix it
     variant: Callable
     tie_rule: str = ""  # for tie-rule variants: the rule the variant follows
+    confusion: bool = False
 
 
 # Drawing values ------------------------------------------------------------------

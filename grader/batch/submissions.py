@@ -41,7 +41,7 @@ def discover(source, work_dir, warn=None):
     if source.is_file():
         if not zipfile.is_zipfile(source):
             raise UserError(f"{source}: not a folder or a .zip of submissions")
-        source = _unpack_export(source, Path(work_dir))
+        source = _unpack_export(source, Path(work_dir), warn)
     export = _export_root(source)
     entries = _export_entries(export, warn) if export is not None else _folder_entries(source)
     if not entries:
@@ -72,7 +72,7 @@ def _export_root(folder):
     return None
 
 
-def _unpack_export(zip_path, work_dir):
+def _unpack_export(zip_path, work_dir, warn=None):
     """Unpack an export into work_dir/.unpacked, where only this user can read it.
 
     In root mode the students' code runs as the sandbox user, which must not read
@@ -85,7 +85,7 @@ def _unpack_export(zip_path, work_dir):
         return target
     partial = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=unpacked))  # 0700, and renamed in place
     try:
-        _extract_private(zip_path, partial)
+        _extract_private(zip_path, partial, warn or _print_warning)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -93,7 +93,7 @@ def _unpack_export(zip_path, work_dir):
     return target
 
 
-def _extract_private(zip_path, target):
+def _extract_private(zip_path, target, warn):
     try:
         archive = zipfile.ZipFile(zip_path)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -117,8 +117,10 @@ def _extract_private(zip_path, target):
                     _write_private(folder / parts[-1], member)
             except (NotImplementedError, RuntimeError) as exc:  # an unknown compression, a password
                 raise UserError(f"{zip_path}: cannot unpack {info.filename} ({exc})") from None
-            except OSError as exc:  # e.g. a file and a folder of the same name
-                raise UserError(f"{zip_path}: cannot unpack {info.filename} ({exc.strerror or exc})") from None
+            except OSError as exc:  # a file and a folder of the same name, a name too long: one file, not the batch
+                name = info.filename if len(info.filename) <= 120 else info.filename[:117] + "..."
+                warn(f"{zip_path}: left out {name}, which cannot be unpacked here ({exc.strerror or exc}); "
+                     f"the rest of its submission is graded")
             except UNREADABLE_ZIP as exc:  # what submission.py finds in damaged zips, less the two above
                 raise UserError(f"{zip_path}: {info.filename} is corrupt in the .zip ({exc}); "
                                 f"download the export again") from None

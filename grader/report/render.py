@@ -279,7 +279,9 @@ def _mark_repeated_diagnoses(cases):
 
 
 def fix_first(functions, later=()):
-    """What to fix, per function with failures: its named mistakes, other failures, notes.
+    """What to fix, per function with failures or warnings: its named mistakes, other failures,
+    notes and warnings (a function that changes its inputs in place keeps its points, and is
+    listed all the same).
 
     Functions whose every case fails for one reason of GATHERED (not implemented,
     files that do not import) are listed together at the end, in interface order.
@@ -290,7 +292,13 @@ def fix_first(functions, later=()):
     """
     items, gathered = [], {}
     for order, f in enumerate(functions):
+        warnings = []
+        for case in f["cases"]:
+            warnings += [w for w in case.get("warnings", []) if w not in warnings]
         if not f["failing"]:
+            if warnings:  # full points, but something to fix all the same (an input changed in place)
+                items.append({"function": f, "lost": 0, "order": order, "mistakes": [], "groups": [], "more": 0,
+                              "notes": [], "warnings": warnings, "hidden": []})
             continue
         statuses = {c["status"] for c in f["failing"]}
         if len(statuses) == 1 and f["score"] == 0 and next(iter(statuses)) in GATHERED:
@@ -309,7 +317,7 @@ def fix_first(functions, later=()):
         items.append({"function": f, "lost": round(f["possible"] - f["score"], 2), "order": order,
                       "mistakes": list(mistakes.values()), "groups": groups[:MAX_FIX_CASES],
                       "more": sum(len(g["cases"]) for g in groups[MAX_FIX_CASES:]), "notes": notes,
-                      "hidden": [c for c in f["failing"] if c["hidden"]]})
+                      "warnings": warnings, "hidden": [c for c in f["failing"] if c["hidden"]]})
     items.sort(key=lambda item: (item["function"]["module"] in later, -item["lost"],
                                  item["order"]))
     return {"items": items, "hidden": any(item["hidden"] for item in items),
@@ -354,8 +362,14 @@ def gradescope_context(grade, context=None):
         rows.append({"name": f["name"], "score": round(sum(c["score"] for c in cases), 2),
                      "possible": round(sum(c["points"] for c in cases), 2),
                      "passed": sum(c["passed"] for c in cases), "count": len(cases)})
+    gathered = {f["name"] for group in context["fixes"]["gathered"] for f in group["functions"]}
     context.update({
         "withhold_hidden": withhold, "rows": rows,
+        "gathered": [{"text": group["text"], "functions": [
+            {"name": f["name"], "count": len([c for c in f["cases"] if not (withhold and c["hidden"])]),
+             "points": round(sum(c["points"] for c in f["cases"] if not (withhold and c["hidden"])), 2)}
+            for f in group["functions"]]} for group in context["fixes"]["gathered"]],
+        "visible_failing": [c for c in context["visible_failing"] if c["function"] not in gathered],
         "shown_score": round(sum(r["score"] for r in rows), 2),
         "shown_possible": round(sum(r["possible"] for r in rows), 2),
         "shown_passed": sum(r["passed"] for r in rows), "shown_count": sum(r["count"] for r in rows),

@@ -100,6 +100,15 @@ class _ConvNoBias(Conv2D):
         return super().forward(x) - self.b[:, :, None]
 
 
+class _ConvEmptySlice(Conv2D):
+    """Crops the padding with dv_x_pad[:, p:-p, p:-p], which is empty when the padding is 0."""
+
+    def backward(self, x, dv_y):
+        dv_x_pad, dv_W, dv_b = _ConvPaddingKept.backward(self, x, dv_y)
+        (p_h, p_w) = self.padding
+        return dv_x_pad[:, p_h:-p_h, p_w:-p_w], dv_W, dv_b
+
+
 # MaxPool2D ------------------------------------------------------------------------------
 
 class _PoolZeroPadding(MaxPool2D):
@@ -184,17 +193,17 @@ MISTAKES = (
             "Your FullyConnected.forward leaves out the bias: y = W @ x + b.", _FullyConnectedNoBias),
     Mistake("FullyConnected.backward", "flat-bias-gradient", "dv_b of shape (out,), not (out, 1)",
             "Your dv_b is a flat array. b is a column of shape (out_size, 1), and its gradient has its "
-            "shape: keep dv_b a column (dv_y itself, or reshape(-1, 1)).", _FullyConnectedFlatBias),
+            "shape: keep dv_b a column (dv_y itself, or reshape(-1, 1)).", _FullyConnectedFlatBias, confusion=True),
     Mistake("FullyConnected.backward", "dw-transposed", "dv_W transposed",
             "Your dv_W has shape (in_size, out_size); W is (out_size, in_size). dv_W = dv_y @ x.T.",
-            _FullyConnectedTransposed),
+            _FullyConnectedTransposed, confusion=True),
     Mistake("Conv2D.forward", "kernel-flipped", "kernel flipped (true convolution)",
             "Your Conv2D.forward flips the kernel, as a textbook convolution does. This layer computes a "
-            "cross-correlation: multiply each window by W[f] as it is.", _ConvFlipped),
+            "cross-correlation: multiply each window by W[f] as it is.", _ConvFlipped, confusion=True),
     Mistake("Conv2D.forward", "strides-swapped", "height and width strides or padding swapped",
             "Your Conv2D.forward uses the height's stride or padding along the width. strides and padding "
             "are (height, width) pairs: s_h and p_h go with the rows, s_w and p_w with the columns.",
-            _ConvStridesSwapped),
+            _ConvStridesSwapped, confusion=True),
     Mistake("Conv2D.forward", "bias-dropped", "bias dropped",
             "Your Conv2D.forward leaves out the bias: add b[f] to every output of filter f.", _ConvNoBias),
     Mistake("Conv2D.backward", "kernel-flipped", "kernel flipped (true convolution)",
@@ -203,26 +212,30 @@ MISTAKES = (
             "dv_y * window unflipped.", _ConvFlipped),
     Mistake("Conv2D.backward", "flat-bias-gradient", "dv_b of shape (F,), not (F, 1)",
             "Your dv_b is a flat array. b is a column of shape (F, 1), and its gradient has its shape: "
-            "dv_y.sum(axis=(1, 2)).reshape(-1, 1).", _ConvFlatBias),
+            "dv_y.sum(axis=(1, 2)).reshape(-1, 1).", _ConvFlatBias, confusion=True),
     Mistake("Conv2D.backward", "stride-ignored", "stride ignored",
             "Your Conv2D.backward places window (i, j) at row i and column j of the padded input, as if "
-            "the stride were 1. Window (i, j) starts at row i * s_h and column j * s_w.", _ConvStrideIgnored),
+            "the stride were 1. Window (i, j) starts at row i * s_h and column j * s_w.", _ConvStrideIgnored, confusion=True),
     Mistake("Conv2D.backward", "padding-kept", "dv_x returned with the padding",
             "Your dv_x still has the padding on: it has shape (C, H + 2 * p_h, W + 2 * p_w). Cut it to "
-            "x's shape: dv_x_pad[:, p_h:p_h + H, p_w:p_w + W].", _ConvPaddingKept),
+            "x's shape: dv_x_pad[:, p_h:p_h + H, p_w:p_w + W].", _ConvPaddingKept, confusion=True),
+    Mistake("Conv2D.backward", "empty-slice-at-padding-0", "dv_x sliced [p:-p], empty when the padding is 0",
+            "Your dv_x has height 0 when the padding is 0: slicing [p:-p] with p == 0 gives an empty array, "
+            "since -0 is 0. Slice dv_x_pad[:, p_h:p_h + H, p_w:p_w + W] instead.", _ConvEmptySlice,
+            confusion=True),
     Mistake("MaxPool2D.forward", "zero-padding", "padded with zeros, not minus infinity",
             "Your MaxPool2D pads with zeros, so on negative inputs the padding wins the border windows. "
-            "Padding counts as minus infinity: np.pad(..., constant_values=-np.inf).", _PoolZeroPadding),
+            "Padding counts as minus infinity: np.pad(..., constant_values=-np.inf).", _PoolZeroPadding, confusion=True),
     Mistake("MaxPool2D.forward", "stride-as-pool-size", "stride taken as the pool size",
             "Your MaxPool2D.forward starts windows every pool height and pool width. Windows start every "
-            "stride: window (i, j) starts at row i * s_h and column j * s_w.", _PoolStrideIsPool),
+            "stride: window (i, j) starts at row i * s_h and column j * s_w.", _PoolStrideIsPool, confusion=True),
     Mistake("MaxPool2D.backward", "zero-padding", "padded with zeros, not minus infinity",
             "Your MaxPool2D.backward pads with zeros, so on negative inputs the padding wins the border "
             "windows and their gradient is lost. Padding counts as minus infinity: it never wins a window.",
-            _PoolZeroPadding),
+            _PoolZeroPadding, confusion=True),
     Mistake("MaxPool2D.backward", "stride-as-pool-size", "stride taken as the pool size",
             "Your MaxPool2D.backward starts windows every pool height and pool width. Windows start every "
-            "stride: window (i, j) starts at row i * s_h and column j * s_w.", _PoolStrideIsPool),
+            "stride: window (i, j) starts at row i * s_h and column j * s_w.", _PoolStrideIsPool, confusion=True),
     Mistake("ReLU.backward", "gradient-at-zero", "gradient passed at x == 0",
             "Your ReLU.backward lets the gradient through where x == 0. The derivative of max(x, 0) is "
             "taken to be 0 there: use x > 0, not x >= 0.", _ReluGradientAtZero),
@@ -234,11 +247,12 @@ def catalog(tie_rule):
     tie_mistakes = tuple(
         Mistake("MaxPool2D.backward", f"ties-{rule}", f"tie rule '{rule}' instead of '{tie_rule}'",
                 f"Your MaxPool2D.backward {_RULE_BEHAVIOUR[rule]}. This assignment's rule is '{tie_rule}': "
-                f"{TIE_RULE_TEXT[tie_rule]}.", _pool_tie_rule(rule), tie_rule=rule)
+                f"{TIE_RULE_TEXT[tie_rule]}.", _pool_tie_rule(rule), tie_rule=rule, confusion=True)
         for rule in ("all", "split", "first") if rule != tie_rule)
     return MISTAKES + tie_mistakes + (
         Mistake("MaxPool2D.backward", "overlap-assigned", "overlapping windows assigned, not added",
                 "Where pooling windows overlap, your MaxPool2D.backward overwrites the gradient an earlier "
                 "window gave an input. Add each window's gradient with +=: an input that is the maximum of "
-                "several windows receives the sum of their gradients.", _pool_overlap_assigned(tie_rule)),
+                "several windows receives the sum of their gradients.", _pool_overlap_assigned(tie_rule),
+                confusion=True),
     )
