@@ -13,6 +13,28 @@ import numpy as np
 from grader.authoring.spec import Case, distinct, q, randn
 
 
+# What the cases with a tag have in common: when a function fails exactly the cases with
+# one of these, the feedback says so ("only the cases with regularization (reg > 0) fail").
+TAGS = {
+    "reg": "regularization (reg > 0)",
+    "large-scores": "scores near 1000",
+    "ties": "tied maxima",
+    "overlap": "overlapping windows",
+    "stride": "a stride of its own (not 1, nor the window's size)",
+    "pad": "padding",
+    "uneven-geometry": "a stride that does not divide the input's size",
+    "non-square": "non-square windows or inputs",
+    "batch-of-one": "a batch of one",
+    "multi-dim": "inputs of more than two dimensions",
+    "zeros": "inputs that are exactly 0",
+    "slope": "a slope other than the default",
+    "dtype": "a dtype other than float64",
+    "train": "training mode",
+    "test": "test mode",
+    "eps": "a large eps",
+}
+
+
 # Builders, one family per function ---------------------------------------------
 
 def affine_forward(x_shape, M):
@@ -255,7 +277,7 @@ CASES = (
              softmax(5, 4)),
     Case("softmax_loss", "large-scores", "scores around 1000",
              "Stays finite and exact when the scores are around +-1000, where exp overflows.",
-             softmax(4, 5, scale=400.0, offset=600.0), ("large-scores",)),
+             softmax(4, 5, scale=400.0, offset=600.0), ("large-scores",), edge=True),
     Case("softmax_loss", "single-example", "a batch of one",
              "Handles N = 1, where the mean is over a single example.",
              softmax(1, 6), ("batch-of-one",)),

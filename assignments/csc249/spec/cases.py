@@ -14,6 +14,20 @@ def _pair(value):
     return value if isinstance(value, tuple) else (value, value)
 
 
+# What the cases with a tag have in common, for the feedback when a method fails exactly those.
+TAGS = {
+    "padding": "padding",
+    "tuple": "a stride or padding of its own for each axis",
+    "stride": "a stride above 1",
+    "non-square": "non-square windows or kernels",
+    "overlap": "overlapping windows",
+    "ties": "tied maxima",
+    "uneven-geometry": "a stride that does not divide the input's size",
+    "single-output": "a single output",
+    "zeros": "inputs that are exactly 0",
+}
+
+
 # Builders -------------------------------------------------------------------------------
 
 def fully_connected(out_size, in_size, backward):
