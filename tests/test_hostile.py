@@ -847,6 +847,65 @@ def test_a_package_left_in_a_shared_working_folder_is_never_imported_by_the_grad
         shutil.rmtree(shared)
 
 
+@needs_root
+def test_a_package_left_in_a_shared_working_folder_is_never_imported_by_batchs_main_process(tmp_path):
+    """Finding 3 where the review found it: `batch`, run from a folder like /tmp, where a sandbox
+    user left `jinja2`, `markupsafe` and `platform`. In `grade`, open_sandbox also drops such
+    folders (a second layer); batch's main process opens no sandbox, so python -m grader's
+    clean_import_path alone keeps them out."""
+    import tempfile
+    from grader.sandbox.user import ensure_user
+    uid, gid = ensure_user("bpgrader")
+    shared = Path(tempfile.mkdtemp(prefix="bpg-shared-", dir="/tmp"))
+    os.chmod(shared, 0o1777)
+    marker = shared / "imported"
+    planted = [shared / "jinja2" / "__init__.py", shared / "markupsafe" / "__init__.py", shared / "platform.py"]
+    for path in planted:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(f"open({str(marker)!r}, 'a').write({path.parent.name!r} + ' ')\n"
+                        f"raise ImportError('planted')\n")
+        for owned in {path, path.parent} - {shared}:
+            os.chown(owned, uid, gid)
+    klass = tmp_path / "class"
+    for name in ("a", "b", "c"):
+        write_solution(klass / name)
+    try:
+        finished = subprocess.run([sys.executable, "-m", "grader", "batch", "--assignment", str(FIXTURE),
+                                   str(klass), "--cases", str(CASES), "--out", str(tmp_path / "out"),
+                                   "--jobs", "2"], cwd=shared, capture_output=True, text=True)
+        assert finished.returncode == 0, finished.stderr
+        assert not marker.exists(), marker.read_text()
+        for name in ("a", "b", "c"):
+            assert load_results(tmp_path / "out" / "students" / name / "results.json")["score"] == 100
+    finally:
+        shutil.rmtree(shared)
+
+
+def test_batchs_main_process_imports_nothing_once_student_code_has_run(tmp_path):
+    """batch loads every module its main process needs before the first grade starts
+    (pool._load_everything): an import after that could find a module a sandbox user left."""
+    klass = tmp_path / "class"
+    for name in ("a", "b"):
+        write_solution(klass / name)
+    script = f'''
+import sys
+from grader.batch import run_batch
+snapshot = []
+class Progress:
+    def start(self, total, reused):
+        pass
+    def advance(self, outcome):
+        if not snapshot:
+            snapshot.append(set(sys.modules))
+outcomes, _ = run_batch({str(klass)!r}, {str(tmp_path / "out")!r}, {str(CASES)!r}, jobs=2, progress=Progress())
+assert [o.score for o in outcomes] == [100, 100], outcomes
+print("LATE", sorted(set(sys.modules) - snapshot[0]))
+'''
+    finished = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.strip() == "LATE []"
+
+
 # Sandbox, second round (issue 18): one test per class of attack, on both isolation paths ---------
 
 @pytest.fixture(params=["namespaces", "user"])
@@ -891,6 +950,36 @@ for _folder in ("/tmp", "/var/tmp", "/dev/shm", _os.getcwd()):
     assert result.score == 100
 
 
+@needs_root
+def test_a_set_user_id_copy_another_sandbox_user_left_gives_no_one_its_rights(isolation, graded, fast_cases,
+                                                                               tmp_path):
+    """The other half of "neither works nor survives": a set-user-ID program that a classmate's code
+    left (here `id`, marked for the user nobody by this test) runs with the worker's own rights, on
+    both isolation paths and both ways of starting a worker. In the fallback only no_new_privs
+    (worker.apply_limits) stops it: in a batch, a classmate's copy exists while its grade runs,
+    before any sweep can remove it."""
+    import tempfile
+    source = shutil.which("id")
+    if source is None:
+        pytest.skip("no `id` program here")
+    folder = Path(tempfile.mkdtemp(prefix="bpg-suid-", dir="/run"))  # swept by no one; read-only in bwrap
+    os.chmod(folder, 0o755)
+    copy = folder / "id"
+    shutil.copy(source, copy)
+    os.chown(copy, 65534, 65534)
+    os.chmod(copy, 0o4755)
+    runner = (f"import os as _os\n"
+              f"print('EUID BEFORE', _os.geteuid(), flush=True)\n"
+              f"_os.execv({str(copy)!r}, [{str(copy)!r}, '-u'])  # (the worker ends here)\n")
+    try:
+        result, data = graded(solution(tmp_path, fc_net_extra=runner), fast_cases, tmp_path)
+        found = re.search(r"EUID BEFORE (\d+)\n(\d+)", result.import_output)
+        assert found, result.import_output  # the attack ran: `id -u` printed the uid it ran with
+        assert found.group(2) == found.group(1) != "65534"
+    finally:
+        shutil.rmtree(folder)
+
+
 def test_root_installs_a_submission_without_following_a_planted_link(tmp_path):
     from grader.sandbox import Sandbox
     from grader.sandbox.install import install_files
@@ -903,6 +992,28 @@ def test_root_installs_a_submission_without_following_a_planted_link(tmp_path):
     notes = install_files(box, {"layers.py": b"print('hi')\n", "fc_net.py": b"pass\n"})
     assert victim.read_text() == "precious" and (workdir / "layers.py").is_symlink()
     assert notes == ["layers.py was left out: it could not be placed beside the other files (File exists)"]
+
+
+@needs_root
+def test_the_working_folder_stays_roots_until_the_files_are_in_it(isolation):
+    """Issue 18: the private folder is root's (0700) from open_sandbox until install_files has
+    written every file, in the first phase and in the hidden phase's new folder, so that no code
+    of any sandbox user can plant a link in it first. install_files then hands it over."""
+    import stat
+    from grader.sandbox import open_sandbox
+    from grader.sandbox.install import install_files
+    box = open_sandbox()
+    try:
+        for phase in ("visible", "hidden"):
+            info = os.lstat(box.workdir)
+            assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (0, 0o700), phase
+            install_files(box, {"layers.py": b"x = 1\n", "pkg/helper.py": b"y = 2\n"})
+            assert {os.lstat(path).st_uid for path in (box.workdir, box.workdir / "pkg",
+                                                       box.workdir / "pkg" / "helper.py")} == {box.uid}
+            if not box.renew_workdir():  # (in namespaces the hidden phase keeps the folder)
+                break
+    finally:
+        box.close()
 
 
 def test_a_write_the_disk_cannot_take_is_the_graders_error_not_a_syntax_error(tmp_path):
@@ -921,6 +1032,70 @@ def test_a_write_the_disk_cannot_take_is_the_graders_error_not_a_syntax_error(tm
         except InstallError as error:
             os._exit(7 if "could not copy layers.py into the sandbox" in str(error) else 2)
     assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 7
+
+
+class _FullDisk:
+    """The os module, but for a write: the disk takes no more."""
+
+    def __getattr__(self, name):
+        return getattr(os, name)
+
+    @staticmethod
+    def write(fd, data):
+        import errno
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_when_the_files_go_in_is_the_graders_error_in_grade_and_batch(isolation, fast_cases,
+                                                                                  tmp_path, monkeypatch):
+    """Finding 5, end to end: when root's copy of the files fails, `grade` and `batch` report the
+    grader's error ("Autograder error" in a valid results.json), never the student's code. The
+    old behaviour gave each student 0/100 with "SyntaxError: '(' was never closed"."""
+    from grader.batch import run_batch
+    from grader.cli import main
+    from grader.sandbox import install
+    monkeypatch.setattr(install, "os", _FullDisk())  # (batch's pool processes are forked: they see it too)
+    out = tmp_path / "out"
+    assert main(["grade", str(write_solution(tmp_path / "class" / "s")), "--cases", str(fast_cases), "--out",
+                 str(out), "--quiet"]) == 1
+    results = load_results(out / "results.json")
+    assert results["score"] == 0 and "could not copy" in results["output"]
+    assert "SyntaxError" not in json.dumps(results)
+    outcomes, _ = run_batch(tmp_path / "class", tmp_path / "batch", fast_cases, jobs=1)
+    assert [(o.status, "could not copy" in (o.error or "")) for o in outcomes] == [("error", True)]
+    assert "could not copy" in load_results(tmp_path / "batch" / "students" / "s" / "results.json")["output"]
+
+
+@needs_root
+def test_in_namespaces_a_worker_cannot_write_more_than_its_temporary_folders_hold(graded, fast_cases, tmp_path,
+                                                                                   monkeypatch):
+    """Finding 5 in namespaces: each of /tmp, /var/tmp and /dev/shm is a tmpfs of its own, capped
+    at kernel.TMPFS_BYTES, so 8 MB files (RLIMIT_FSIZE allows each) cannot fill a disk another job
+    shares, however many there are. (The fallback has no such cap: SECURITY.md, threat 5.)"""
+    from grader.sandbox import kernel
+    monkeypatch.setenv(kernel.ISOLATION_SETTING, "namespaces")
+    try:
+        kernel.namespaces_refused()
+    except Exception as exc:
+        pytest.skip(f"no namespaces here: {exc}")
+    filler = r'''
+import os as _os
+for _folder in ("/tmp", "/var/tmp", "/dev/shm"):
+    for _i in range(12):
+        try:
+            with open(_os.path.join(_folder, f"bpg-cap-{_i}"), "wb") as _f:
+                _f.write(b"x" * (8 << 20))
+        except OSError:
+            break
+    _total = sum(_os.path.getsize(_os.path.join(_folder, _n)) for _n in _os.listdir(_folder)
+                 if _n.startswith("bpg-cap-"))
+    print("HELD", _folder, _total)
+'''
+    result, data = graded(solution(tmp_path, filler), fast_cases, tmp_path)
+    held = re.findall(r"HELD (\S+) (\d+)", result.import_output)
+    assert [folder for folder, _ in held] == ["/tmp", "/var/tmp", "/dev/shm"], result.import_output
+    assert all(0 < int(size) <= kernel.TMPFS_BYTES for _, size in held), held
+    assert data["score"] == 100 and sandbox_owned() == []
 
 
 CLASSMATE_ATTACKER = r'''
@@ -958,6 +1133,68 @@ def test_a_submission_cannot_read_or_kill_a_classmates_grade_in_the_same_batch(i
     assert "KILLED 0 READ 0" in report
 
 
+@needs_root
+def test_a_classmates_set_user_id_copy_cannot_be_used_against_her_in_the_same_batch(isolation, fast_cases,
+                                                                                     tmp_path):
+    """Finding 2 as the review did it: through a set-user-ID program owned by the classmate's
+    sandbox user (here `kill`, one per sandbox user, as copies an earlier hostile grade could
+    leave), the attacker becomes her user and kills her worker. Each honest classmate, correct but
+    slow to import, names her user in a file in /tmp; the attacker waits for one and uses the copy
+    of that user (never another run's: only this test's classmates write such a file). In the
+    fallback only no_new_privs (worker.apply_limits) stops it; in namespaces the attacker sees no
+    classmate at all."""
+    import tempfile
+    from grader.batch import run_batch
+    from grader.sandbox.user import sandbox_uids
+    source = shutil.which("kill")
+    if source is None:
+        pytest.skip("no `kill` program here")
+    marker = f"bpg-classmate-{uuid.uuid4().hex[:8]}-"
+    folder = Path(tempfile.mkdtemp(prefix="bpg-suid-", dir="/run"))  # swept by no one; read-only in bwrap
+    os.chmod(folder, 0o755)
+    copies = {}
+    for uid in sandbox_uids():
+        copies[uid] = str(folder / f"kill-{uid}")
+        shutil.copy(source, copies[uid])
+        os.chown(copies[uid], uid, 0)
+        os.chmod(copies[uid], 0o4755)
+    honest = (f"import os as _os, time as _t\n"
+              f"open('/tmp/{marker}%d' % _os.getuid(), 'w').close()\n"
+              f"_t.sleep(1.5)\n")
+    attacker = f'''
+import os as _os, time as _time
+_COPIES = {copies!r}
+_target = None
+_until = _time.monotonic() + 3
+while _target is None and _time.monotonic() < _until:
+    for _name in _os.listdir("/tmp"):
+        if _name.startswith({marker!r}) and int(_name[len({marker!r}):]) != _os.getuid():
+            _target = int(_name[len({marker!r}):])
+    _time.sleep(0.02)
+if _target is None:
+    print("NO CLASSMATE SEEN", flush=True)
+else:
+    print("TARGET", _target, flush=True)
+    _os.execv(_COPIES[_target], [_COPIES[_target], "-9", "-1"])  # (the worker ends here)
+'''
+    klass = tmp_path / "class"
+    for name in ("a-honest", "b-honest", "c-honest"):
+        shutil.copytree(solution(tmp_path, honest), klass / name)
+    shutil.copytree(solution(tmp_path, fc_net_extra=attacker), klass / "b-attacker")
+    try:
+        outcomes, _ = run_batch(klass, tmp_path / "out", fast_cases, jobs=2)
+    finally:
+        shutil.rmtree(folder)
+    report = html.unescape((tmp_path / "out" / "students" / "b-attacker" / "report.html").read_text())
+    if isolation == "namespaces":
+        assert "NO CLASSMATE SEEN" in report  # a /tmp of its own; and no other grade's process in sight
+    else:
+        assert "TARGET" in report  # the attack ran
+    scores = {o.key: o.score for o in outcomes if o.key != "b-attacker"}
+    assert scores == {"a-honest": 100, "b-honest": 100, "c-honest": 100}
+    assert sandbox_owned() == []
+
+
 RECORDER = r'''
 import sys as _sys
 _SEEN = []
@@ -981,6 +1218,36 @@ def test_no_visible_case_ever_shows_anything_of_a_hidden_case(isolation, graded,
         found = re.search(r"SEEN (\d+) (\[.*\])", case.output)
         assert found and found.group(1) == "1"  # a fresh worker: the first call it ever saw
         assert found.group(2)[1:-1] not in public_outputs
+
+
+def test_no_file_the_visible_cases_worker_left_reaches_the_hidden_cases(isolation, graded, fast_cases, tmp_path):
+    """Issue 18: the hidden cases' worker is fresh, and so are its files: nothing the visible
+    cases' worker wrote (in /tmp, /var/tmp, /dev/shm or its working folder) is there for it.
+    (A new process alone is not enough: the engine ends the worker after each phase anyway.)"""
+    marker = f"bpg-carry-{uuid.uuid4().hex[:8]}"
+    carrier = rf'''
+import os as _os
+_FIRST = [True]
+_relu_backward = relu_backward
+def relu_backward(dout, cache):
+    if _FIRST[0]:
+        _FIRST[0] = False
+        for _folder in ("/tmp", "/var/tmp", "/dev/shm", _os.getcwd()):
+            _path = _os.path.join(_folder, "{marker}")
+            if _os.path.exists(_path):
+                print("CARRIED", _folder)
+            try:
+                open(_path, "w").close()
+            except OSError:
+                pass
+    return _relu_backward(dout, cache)
+'''
+    result, data = graded(solution(tmp_path, carrier), fast_cases, tmp_path)
+    hidden = [c for c in result.cases if c.case.hidden and c.case.function == "relu_backward"]
+    assert hidden and all(c.passed for c in hidden)
+    assert not any("CARRIED" in c.output for c in result.cases)
+    if ROOT_MODE:
+        assert sandbox_owned() == []
 
 
 FILLER = r'''
@@ -1016,7 +1283,8 @@ def test_files_a_submission_leaves_in_shared_folders_are_gone_after_the_grade(is
 
 
 @needs_root
-def test_student_code_cannot_fork_so_the_memory_cap_holds_for_everything_it_runs(isolation, fast_cases, tmp_path):
+def test_student_code_cannot_fork_so_the_memory_cap_holds_for_everything_it_runs(isolation, graded, fast_cases,
+                                                                                  tmp_path):
     forker = r'''
 import os as _os
 try:
@@ -1027,8 +1295,8 @@ try:
 except OSError as _e:
     print("FORK REFUSED", type(_e).__name__)
 '''
-    result = grade(solution(tmp_path, forker), fast_cases)
-    assert "FORK REFUSED BlockingIOError" in result.import_output and result.score == 100
+    result, data = graded(solution(tmp_path, forker), fast_cases, tmp_path)  # a fresh worker, and batch's forked one
+    assert "FORK REFUSED BlockingIOError" in result.import_output and data["score"] == 100
 
 
 def deep_submission(directory, depth=1100):
@@ -1060,18 +1328,44 @@ def test_a_folder_1100_levels_deep_is_graded_by_grade_and_batch(isolation, fast_
         remove_tree(submission / "d")  # (pytest's own clean-up recurses)
 
 
+def test_a_folder_1100_levels_deep_is_graded_on_gradescope(isolation, package, tmp_path):
+    """The third path of finding 8: through the Gradescope package (it showed "Autograder error")."""
+    from grader.sandbox.files import remove_tree
+    root = autograder_tree(package, write_solution(tmp_path / "s"))
+    fd = os.open(root / "submission", os.O_RDONLY)
+    for _ in range(1100):  # made in place: copying it in would recurse
+        os.mkdir("d", dir_fd=fd)
+        inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+    os.close(fd)
+    try:
+        assert run_autograder(root).returncode == 0
+        data = load_results(root / "results" / "results.json")
+        assert data["score"] == 100, data.get("output")
+    finally:
+        remove_tree(root / "submission" / "d")
+        shutil.rmtree(root)
+
+
 def test_lone_surrogates_and_undecodable_names_reach_every_writer_safely(isolation, graded, fast_cases, tmp_path):
     submission = solution(tmp_path, replace=[("layers.py", "    out = np.where(x > 0, x, 0.0)",
                                               "    print('\\ud800 printed')\n    raise ValueError('bad \\ud800 text')")])
     (submission / os.fsdecode(b"helper-\xff.py")).write_text("x = 1\n")
+    # A name that reaches the writers: files found inside a folder are noted with its name.
+    nested = tmp_path / f"nested-{uuid.uuid4().hex[:8]}"
+    shutil.copytree(submission, nested / os.fsdecode(b"folder-\xff"))
     out = tmp_path / "out"
-    result, data = graded(submission, fast_cases, tmp_path, out)
+    result, data = graded(nested, fast_cases, tmp_path, out)
     relu = [c for c in result.cases if c.case.function == "relu_forward"]
     assert relu and all("bad \\ud800 text" in c.summary for c in relu)
-    assert "\\ud800" in (out / "report.html").read_text(encoding="utf-8")
+    assert any("folder-\udcff" in note for note in result.notes)  # the name came through, undecodable
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert "\\ud800" in report and "folder-\\udcff" in report
+    assert "folder-\\udcff" in data["output"]
 
 
-def test_removing_the_import_blocker_does_not_let_a_forbidden_package_score(isolation, tmp_path):
+def test_removing_the_import_blocker_does_not_let_a_forbidden_package_score(isolation, graded, tmp_path):
     strict = cases_with_settings(tmp_path / "strict", case_timeout=1.5, import_timeout=4.0,
                                  forbidden_imports=["_decimal"], on_forbidden="fail")
     sneaky = r'''
@@ -1080,9 +1374,9 @@ _sys.meta_path[:] = [f for f in _sys.meta_path if type(f).__name__ != "ImportBlo
 _m = __import__("_dec" + "imal")
 print("LOADED", _m.__name__)
 '''
-    result = grade(solution(tmp_path, sneaky), strict)
+    result, data = graded(solution(tmp_path, sneaky), strict, tmp_path)  # a fresh worker, and batch's forked one
     assert "LOADED decimal" in result.import_output  # the in-process blocker was beaten
-    assert result.score == 0
+    assert result.score == 0 and data["score"] == 0
     assert any("your code loaded _decimal while it ran" in p for p in result.problems)
 
 
@@ -1094,6 +1388,20 @@ def test_escape_codes_in_student_text_never_reach_the_terminal(tmp_path):
     assert finished.returncode == 0, finished.stderr
     assert "\x1b" not in finished.stdout + finished.stderr
     assert "\\x1b[2J" in finished.stdout
+
+
+def test_escape_codes_in_student_names_never_reach_batchs_terminal(tmp_path):
+    """Finding 11 in `batch`: a submission's folder name (or an export's student name) is printed
+    in the progress lines and in "could not grade" lines, escaped."""
+    klass = tmp_path / "class"
+    write_solution(klass / "painter-\x1b[2J\x1b[H")
+    (klass / "broken-\x1b[31m.zip").write_bytes(b"not a zip \x1b[2J")
+    finished = subprocess.run([sys.executable, "-m", "grader", "batch", "--assignment", str(FIXTURE), str(klass),
+                               "--out", str(tmp_path / "out"), "--jobs", "1"], cwd=ROOT, capture_output=True,
+                              text=True)
+    assert finished.returncode == 0, finished.stderr
+    assert "\x1b" not in finished.stdout + finished.stderr
+    assert "painter-\\x1b[2J" in finished.stderr  # (the progress lines)
 
 
 def test_a_correct_submission_that_prints_10_mb_at_import_loses_nothing(isolation, graded, fast_cases, tmp_path):
