@@ -83,6 +83,8 @@ def cmd_grade(args):
         return 1
     if not args.quiet:
         print(f"{terminal_text(result.title)}: {terminal_text(result.submission)}")
+        for note in result.notes:
+            print(f"  note: {terminal_text(note)}")
         for problem in result.problems:
             print(f"  problem: {terminal_text(problem)}")
         print()

@@ -2,15 +2,23 @@
 
 Students upload the assignment's files (such as `layers.py` and `fc_net.py`) at the
 top level, or a zip whose files sit inside a folder (often one named after the
-assignment), or two (macOS unzips the release into a folder of its own, and a
-student zips the folder that holds it), sometimes with macOS's `__MACOSX/` and `._*`
-shadows, `__pycache__/` and `.pyc` files. The grader takes the shallowest copy of
-each required file at most two folders down, and copies the folder holding the
-first one. Ambiguity and absence become
-problems the feedback names; everything that can still be graded is. A zip that
-cannot be read (not a zip, damaged, encrypted) is a UserError.
+assignment), or several (macOS unzips the release into a folder of its own, and a
+student zips the folder that holds it, or the course's folder above it), sometimes
+with macOS's `__MACOSX/` and `._*` shadows, `__pycache__/` and `.pyc` files, and
+sometimes under a name their system changed: `FC_net.py`, `layers (1).py` from a second
+download, `layers copy.py` or `layers - Copy.py` from a copy.
+
+For each required file the grader takes, at most MAX_FOLDERS folders down, the file of
+that exact name; failing that, one whose name differs only in case; failing that, one
+with a copy's suffix (see COPY_SUFFIX); the shallowest of these, and a note says which
+file stood in for which and why. It copies the folder holding the first required file.
+Ambiguity and absence become problems the feedback names (with the closest name
+when a file is missing); everything that can still be graded is. A zip that cannot be
+read (not a zip, damaged, encrypted) is a UserError.
 """
+import difflib
 import os
+import re
 import struct
 import zipfile
 import zlib
@@ -34,7 +42,12 @@ IGNORED_DIRS = {"__MACOSX", "__pycache__", ".git", ".ipynb_checkpoints", ".idea"
                 "reports", "site-packages"}
 MAX_FILES = 1000
 MAX_BYTES = 50 << 20
-MAX_FOLDERS = 2   # how far below the top of the submission the required files are looked for
+MAX_FOLDERS = 5   # how far below the top of the submission the required files are looked for
+# What systems and browsers add to a file's name when a copy of it is made: "layers (1).py" (browsers,
+# Windows), "layers-2.py", "layers_2.py", "layers 2.py", "layers copy.py" and "layers copy 2.py" (macOS),
+# "layers - Copy.py" and "layers - Copy (2).py" (Windows).
+COPY_SUFFIX = re.compile(r"(?:\s*\(\d+\)|[-_ ]\d+|\s*(?:-\s*)?copy(?:\s*\(?\d+\)?)?)", re.IGNORECASE)
+EXACT, OTHER_CASE, COPY = range(3)   # how a file's name matches a required one, best first
 # What reading a damaged or unsupported zip raises, besides BadZipFile (which covers bad CRCs):
 # a damaged deflate, bzip2 or lzma stream, data that ends early, offsets that point nowhere,
 # encryption and unsupported compression methods (RuntimeError, NotImplementedError).
@@ -73,32 +86,32 @@ def load_submission(path, required):
     return locate(name, entries, required)
 
 
-def _listed(files):
+def _listed(files, conjunction="and"):
     """'a.py', 'a.py and b.py', 'a.py, b.py and c.py'."""
     files = list(files)
-    return files[0] if len(files) == 1 else ", ".join(files[:-1]) + " and " + files[-1]
+    return files[0] if len(files) == 1 else ", ".join(files[:-1]) + f" {conjunction} " + files[-1]
 
 
 def locate(name, entries, required):
     """Pick the folder holding the required files out of {relative posix path: bytes}."""
     required = tuple(required)
     entries = {p: data for p, data in entries.items() if not _ignored(p)}
-    found = {}
+    found, how = {}, {}
     problems, notes = {}, []
-    too_deep = {}
     for needed in required:
-        named = sorted(p for p in entries if PurePosixPath(p).name == needed)
-        candidates = [p for p in named if len(PurePosixPath(p).parts) <= MAX_FOLDERS + 1]
+        named = [(match, len(PurePosixPath(p).parts), p) for p in entries
+                 if (match := _match(PurePosixPath(p).name, needed, required)) is not None]
+        candidates = [c for c in named if c[1] <= MAX_FOLDERS + 1]
         if not candidates:
-            too_deep[needed] = named
+            problems[needed[:-3]] = _missing(needed, sorted(p for _, _, p in named), entries)
             continue
-        depth = min(len(PurePosixPath(p).parts) for p in candidates)
-        shallowest = sorted(p for p in candidates if len(PurePosixPath(p).parts) == depth)
-        if len(shallowest) > 1:
-            problems[needed[:-3]] = (f"found {len(shallowest)} files named {needed}: "
-                                     f"{', '.join(shallowest)}; submit exactly one")
+        best = min(candidates)[:2]
+        tied = sorted(p for match, depth, p in candidates if (match, depth) == best)
+        if len(tied) > 1:
+            problems[needed[:-3]] = (f"found {len(tied)} files named {_listed(tied, 'or')}, which could each "
+                                     f"be {needed}; submit exactly one")
             continue
-        found[needed] = shallowest[0]
+        found[needed], how[needed] = tied[0], best[0]
     roots = {str(PurePosixPath(p).parent) for p in found.values()}
     first = next((found[needed] for needed in required if needed in found), "x")
     root = str(PurePosixPath(first).parent)
@@ -106,35 +119,67 @@ def locate(name, entries, required):
     files = {}
     for p, data in entries.items():
         relative = _relative(p, root)
-        if relative is not None:
+        if relative is not None and p not in {found[n] for n in found if how[n] != EXACT}:
             files[relative] = data
     modules = {}
     for needed in required:
         module = needed[:-3]
-        if needed in found:
-            relative = _relative(found[needed], root)
-            if relative is None:  # it lives in another folder than the first file
-                relative = needed
-                files[needed] = entries[found[needed]]
-                notes.append(f"{found[needed]} is not in the same folder as {anchor}; graded "
-                             f"next to it, since the files import each other")
-            modules[module] = relative
-        else:
+        if needed not in found:
             modules[module] = None
-            problems.setdefault(module, _missing(needed, too_deep.get(needed)))
+            continue
+        path = found[needed]
+        relative = _relative(str(PurePosixPath(path).with_name(needed)), root)
+        if relative is None:  # it lives in another folder than the first file
+            relative = needed
+            notes.append(f"{path} is not in the same folder as {anchor}; graded "
+                         f"next to it, since the files import each other")
+        files[relative] = entries[path]
+        modules[module] = relative
+        if how[needed] == OTHER_CASE:
+            notes.append(f"graded {path} as {needed}: no file is named exactly {needed}, and this "
+                         f"name differs from it only in upper and lower case (Python imports need the exact name)")
+        elif how[needed] == COPY:
+            notes.append(f"graded {path} as {needed}: no file is named {needed}, and this name is "
+                         f"{needed} with the suffix a browser or operating system adds to a copy")
     if root not in (".", "") and found:
         notes.append(f"the files were found inside the folder {root}/")
-    if len(roots) > 1 and not notes:
+    if len(roots) > 1 and not any("is not in the same folder" in note for note in notes):
         notes.append(f"{_listed(list(found))} were found in different folders")
     return Submission(name, files, modules, problems, notes)
 
 
-def _missing(required, too_deep):
-    if not too_deep:
-        return f"{required} is missing from the submission"
-    return (f"{required} is missing from the submission: {too_deep[0]} is more than {MAX_FOLDERS} folders "
-            f"down, deeper than the grader looks; put {required} at the top of the submission, or at most "
-            f"{MAX_FOLDERS} folders down")
+def _match(filename, needed, required):
+    """EXACT, OTHER_CASE or COPY: how filename can stand for the required file `needed`; None if it cannot.
+
+    A name that another required file has exactly stands only for that file.
+    """
+    if filename == needed:
+        return EXACT
+    if filename in required:
+        return None
+    stem, dot, extension = filename.rpartition(".")
+    if not dot or extension.lower() != "py":
+        return None
+    wanted = needed[:-3]
+    if stem.lower() == wanted.lower():
+        return OTHER_CASE
+    if stem.lower().startswith(wanted.lower()) and COPY_SUFFIX.fullmatch(stem[len(wanted):]):
+        return COPY
+    return None
+
+
+def _missing(required, too_deep, entries):
+    if too_deep:
+        return (f"{required} is missing from the submission: {too_deep[0]} is more than {MAX_FOLDERS} folders "
+                f"down, deeper than the grader looks; put {required} at the top of the submission, or at most "
+                f"{MAX_FOLDERS} folders down")
+    names = sorted({PurePosixPath(p).name for p in entries if p.lower().endswith(".py")})
+    close = difflib.get_close_matches(required.lower(), [n.lower() for n in names], n=1, cutoff=0.75)
+    if close:
+        near = next(n for n in names if n.lower() == close[0])
+        return (f"{required} is missing from the submission; it has {near}, which is not the same name: "
+                f"if that is your {required}, rename it to {required}")
+    return f"{required} is missing from the submission"
 
 
 def _relative(path, root):

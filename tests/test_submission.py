@@ -28,7 +28,8 @@ def test_two_candidate_files_at_the_same_depth_are_a_named_problem(tmp_path):
     write_solution(tmp_path / "a")
     write_solution(tmp_path / "b")
     submission = load_submission(tmp_path, FILES)
-    assert submission.problems["layers"] == "found 2 files named layers.py: a/layers.py, b/layers.py; submit exactly one"
+    assert submission.problems["layers"] == ("found 2 files named a/layers.py or b/layers.py, which could each be "
+                                             "layers.py; submit exactly one")
 
 
 def test_zip_entries_that_point_outside_the_submission_are_ignored(tmp_path):
@@ -98,21 +99,101 @@ def test_an_encrypted_zip_is_refused_with_the_fix(tmp_path):
                                  f"again without a password")
 
 
-def test_files_two_folders_down_are_found_as_the_readme_says(tmp_path):
-    upload = solution_zip(tmp_path / "upload.zip", write_solution(tmp_path / "s"), "hw3/release/layers.py",
-                          "hw3/release/fc_net.py", extra=[(f"__MACOSX/hw3/release/._{name}", "junk")
-                                                          for name in ("layers.py", "fc_net.py")])
+def test_files_five_folders_down_are_found_as_the_readme_says(tmp_path):
+    upload = solution_zip(tmp_path / "upload.zip", write_solution(tmp_path / "s"), "a/b/c/hw3/release/layers.py",
+                          "a/b/c/hw3/release/fc_net.py", extra=[(f"__MACOSX/a/b/c/hw3/release/._{name}", "junk")
+                                                                for name in ("layers.py", "fc_net.py")])
     submission = load_submission(upload, FILES)
     assert submission.modules == {"layers": "layers.py", "fc_net": "fc_net.py"} and not submission.problems
-    assert submission.notes == ["the files were found inside the folder hw3/release/"]
+    assert submission.notes == ["the files were found inside the folder a/b/c/hw3/release/"]
     readme = " ".join((ROOT / "README.md").read_text().split())
-    assert MAX_FOLDERS == 2 and "at the top or at most two folders down" in readme
+    assert MAX_FOLDERS == 5 and "at the top or at most five folders down" in readme
 
 
-def test_files_deeper_than_two_folders_are_a_problem_that_names_where_they_are(tmp_path):
-    upload = solution_zip(tmp_path / "upload.zip", write_solution(tmp_path / "s"), "a/b/c/layers.py", "a/fc_net.py")
+def test_files_deeper_than_five_folders_are_a_problem_that_names_where_they_are(tmp_path):
+    upload = solution_zip(tmp_path / "upload.zip", write_solution(tmp_path / "s"), "a/b/c/d/e/f/layers.py",
+                          "a/fc_net.py")
     submission = load_submission(upload, FILES)
     assert submission.modules["layers"] is None
-    assert submission.problems == {"layers": "layers.py is missing from the submission: a/b/c/layers.py is more "
-                                             "than 2 folders down, deeper than the grader looks; put layers.py at "
-                                             "the top of the submission, or at most 2 folders down"}
+    assert submission.problems == {"layers": "layers.py is missing from the submission: a/b/c/d/e/f/layers.py is "
+                                             "more than 5 folders down, deeper than the grader looks; put layers.py "
+                                             "at the top of the submission, or at most 5 folders down"}
+
+
+CASE_NOTE = ("graded {path} as {needed}: no file is named exactly {needed}, and this name differs from it only in "
+             "upper and lower case (Python imports need the exact name)")
+COPY_NOTE = ("graded {path} as {needed}: no file is named {needed}, and this name is {needed} with the suffix a "
+             "browser or operating system adds to a copy")
+
+
+@pytest.mark.parametrize("layers_name, layers_note, fc_net_name, fc_net_note", [
+    ("Layers.py", CASE_NOTE, "FC_net.py", CASE_NOTE),
+    ("layers (1).py", COPY_NOTE, "fc_net-2.py", COPY_NOTE),
+    ("layers copy.py", COPY_NOTE, "fc_net_3.py", COPY_NOTE),
+    ("layers - Copy.py", COPY_NOTE, "fc_net copy 2.py", COPY_NOTE),
+    ("LAYERS (12).PY", COPY_NOTE, "Fc_Net - Copy (2).py", COPY_NOTE)])
+def test_a_file_under_a_name_its_system_changed_is_graded_and_the_note_says_which_and_why(
+        tmp_path, layers_name, layers_note, fc_net_name, fc_net_note):
+    solution = write_solution(tmp_path / "s")
+    upload = tmp_path / "upload.zip"
+    with zipfile.ZipFile(upload, "w") as archive:
+        archive.writestr(f"hw/{layers_name}", (solution / "layers.py").read_bytes())
+        archive.writestr(f"hw/{fc_net_name}", (solution / "fc_net.py").read_bytes())
+    submission = load_submission(upload, FILES)
+    assert not submission.problems
+    assert submission.modules == {"layers": "layers.py", "fc_net": "fc_net.py"}
+    assert sorted(submission.files) == ["fc_net.py", "layers.py"]   # under the names Python imports
+    assert submission.files["layers.py"] == (solution / "layers.py").read_bytes()
+    assert submission.notes == [layers_note.format(path=f"hw/{layers_name}", needed="layers.py"),
+                                fc_net_note.format(path=f"hw/{fc_net_name}", needed="fc_net.py"),
+                                "the files were found inside the folder hw/"]
+
+
+def test_the_exact_name_wins_over_a_copy_and_another_required_name_is_never_a_copy(tmp_path):
+    write_solution(tmp_path)
+    (tmp_path / "layers (1).py").write_text("broken(")
+    (tmp_path / "Layers.py").write_text("broken(")
+    submission = load_submission(tmp_path, FILES)
+    assert submission.files["layers.py"] == (tmp_path / "layers.py").read_bytes()
+    assert submission.notes == [] and not submission.problems
+    # "layers_2.py" is not a copy of layers.py when the assignment requires a file of that name
+    (tmp_path / "layers.py").unlink()
+    (tmp_path / "Layers.py").unlink()
+    (tmp_path / "layers (1).py").unlink()
+    (tmp_path / "layers_2.py").write_text("x = 2\n")
+    submission = load_submission(tmp_path, ("layers.py", "layers_2.py"))
+    assert submission.modules == {"layers": None, "layers_2": "layers_2.py"}
+
+
+def test_two_copies_that_could_each_be_the_file_are_a_named_problem(tmp_path):
+    write_solution(tmp_path)
+    (tmp_path / "layers.py").rename(tmp_path / "layers (1).py")
+    (tmp_path / "layers (2).py").write_text("x = 1\n")
+    submission = load_submission(tmp_path, FILES)
+    assert submission.problems == {"layers": "found 2 files named layers (1).py or layers (2).py, which could each "
+                                             "be layers.py; submit exactly one"}
+
+
+def test_a_missing_file_names_the_closest_file_the_submission_has(tmp_path):
+    write_solution(tmp_path)
+    (tmp_path / "fc_net.py").rename(tmp_path / "fcnet.py")
+    (tmp_path / "layers.py").rename(tmp_path / "my_layers_final.py")
+    submission = load_submission(tmp_path, FILES)
+    assert submission.problems == {
+        "layers": "layers.py is missing from the submission",
+        "fc_net": "fc_net.py is missing from the submission; it has fcnet.py, which is not the same name: if that "
+                  "is your fc_net.py, rename it to fc_net.py"}
+
+
+def test_grade_scores_renamed_files_in_full_and_says_on_the_terminal_which_it_used(tmp_path, capsys):
+    from grader.cli import main
+    folder = write_solution(tmp_path / "mine" / "a" / "b" / "c" / "hw")
+    (folder / "layers.py").rename(folder / "layers (1).py")
+    (folder / "fc_net.py").rename(folder / "FC_net.py")
+    assert main(["grade", str(tmp_path / "mine"), "--assignment", str(FIXTURE), "--out", str(tmp_path / "out")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:4] == [
+        "  note: " + COPY_NOTE.format(path="a/b/c/hw/layers (1).py", needed="layers.py"),
+        "  note: " + CASE_NOTE.format(path="a/b/c/hw/FC_net.py", needed="fc_net.py"),
+        "  note: the files were found inside the folder a/b/c/hw/"]
+    assert lines[-4] == "total                       100 / 100"
