@@ -100,18 +100,20 @@ def cmd_batch(args):
 
     from .batch import Progress, run_batch
     cases, config = _cases_and_config(args)
-    outcomes, manifest = run_batch(args.submissions, args.out, cases, args.jobs, args.force, config, Progress())
+    outcomes, manifest = run_batch(args.submissions, args.out, cases, args.jobs, args.force, config, Progress(),
+                                   canvas_column=args.canvas_column)
     graded = [o for o in outcomes if o.status == "graded"]
     failed = [o for o in outcomes if o.status != "graded"]
     print(f"graded {len(graded)} of {len(outcomes)} submissions into {args.out}/")
     if graded:
         mean = sum(o.score for o in graded) / len(graded)
-        print(f"mean score {mean:.1f} / {graded[0].possible:g}")
+        print(f"mean score {mean:.1f} / {graded[0].possible:g} (of the graded submissions)")
     from .text import terminal_text
     for outcome in failed:
         print(f"  could not grade {terminal_text(outcome.name)}: {terminal_text(outcome.error)}")
     print(f"class overview: {Path(args.out) / 'index.html'}")
     print(f"grades:         {Path(args.out) / 'grades.csv'}")
+    print(f"for Canvas:     {Path(args.out) / 'canvas.csv'}")
     return 0
 
 
@@ -232,7 +234,7 @@ def build_parser():
                                    "results.json (Gradescope's format) and report.html, and prints a "
                                    "summary. Exits 0 whenever grading completed, whatever the score.")
     p.add_argument("submission", help="folder or .zip holding the assignment's files (may be nested at most "
-                                      "two folders deep)")
+                                      "five folders deep)")
     p.add_argument("--out", help="where to write results.json and report.html "
                                  "(default: reports/<submission name>/)")
     _add_case_options(p)
@@ -242,14 +244,19 @@ def build_parser():
     p = sub.add_parser("batch", help="grade a whole class: a folder of submissions or a Gradescope export",
                        description="Grade every submission in SUBMISSIONS: a folder with one subfolder or "
                                    ".zip per student, or Gradescope's Export Submissions zip (or that zip "
-                                   "unpacked). Writes each student's report and results.json, grades.csv "
-                                   "and the class overview index.html. Re-running skips submissions whose "
-                                   "files, cases and grader have not changed.")
+                                   "unpacked). Writes each student's report and results.json, grades.csv, "
+                                   "canvas.csv (for Canvas's gradebook import) and the class overview "
+                                   "index.html. Re-running skips submissions whose files, cases and grader "
+                                   "have not changed.")
     p.add_argument("submissions", help="folder of submissions, or Gradescope's export .zip")
     p.add_argument("--out", default="reports/batch", help="output folder (default: reports/batch)")
     p.add_argument("--jobs", type=_positive_count, default=None,
                    help="submissions graded at once (default: the number of CPU cores)")
     p.add_argument("--force", action="store_true", help="regrade every submission, even unchanged ones")
+    p.add_argument("--canvas-column", metavar="HEADER",
+                   help="canvas.csv's column for the scores: an assignment's header from a Canvas gradebook "
+                        "export, such as 'HW3 (123456)', to fill that assignment (default: the assignment's "
+                        "title, which Canvas imports as a new assignment)")
     _add_case_options(p)
     p.set_defaults(func=cmd_batch)
 

@@ -1,12 +1,14 @@
 """Grading a class: mixed submissions, resuming, Gradescope exports, grades.csv and the overview."""
 import csv
 import hashlib
+import html
 import json
 import multiprocessing
 import os
 import re
 import shutil
 import stat
+import statistics
 import subprocess
 import sys
 import time
@@ -81,7 +83,10 @@ def batch(klass, cases, tmp_path_factory):
 def test_every_submission_is_graded_whatever_it_does(batch):
     out, outcomes = batch
     assert sorted(outcomes) == ["alice", "bob", "carol", "dave", "erin", "frank"]
-    assert {o.status for o in outcomes.values()} == {"graded"}
+    assert {n: o.status for n, o in outcomes.items() if o.status != "graded"} == {"dave": "not graded"}
+    assert outcomes["dave"].error == ("layers.py: importing it ended the process (exit status 1); remove code at "
+                                      "the top level that exits or crashes; fc_net.py: not imported, because "
+                                      "layers.py was imported first and ended the process (exit status 1)")
     assert outcomes["alice"].score == outcomes["bob"].score == 100
     assert outcomes["carol"].score == 100 - points_of("max_pool_backward") / 2  # 5 of 10 cases tie
     assert outcomes["dave"].score == 0
@@ -99,13 +104,20 @@ def test_each_student_gets_a_report_and_a_valid_results_json(batch):
 
 def test_grades_csv_has_a_row_per_student_with_a_column_per_function(batch):
     out, outcomes = batch
-    rows = list(csv.DictReader(open(out / "grades.csv")))
+    rows = list(csv.reader(open(out / "grades.csv")))
     manifest = json.loads((CASES / "manifest.json").read_text())
-    assert list(rows[0])[:2] == ["student", "total"]
-    assert list(rows[0])[2:2 + len(manifest["functions"])] == [f["name"] for f in manifest["functions"]]
-    by_student = {row["student"]: row for row in rows}
-    assert by_student["carol"]["total"] == "91" and by_student["carol"]["max_pool_backward"] == "9"
-    assert by_student["erin"]["conv_forward"] == "0" and by_student["erin"]["conv_backward"] == "18"
+    assert rows[0] == ["Name", "SID", "Email", "Total Score", "Max Points", "Status",
+                       *(f"{f['name']} ({f['points']:g} pts)" for f in manifest["functions"]), "Submission"]
+    by_student = {row["Name"]: row for row in csv.DictReader(open(out / "grades.csv"))}
+    assert by_student["carol"]["Total Score"] == "91" and by_student["carol"]["max_pool_backward (18 pts)"] == "9"
+    assert by_student["erin"]["conv_forward (8 pts)"] == "0" and by_student["erin"]["conv_backward (18 pts)"] == "18"
+    assert [(r["Name"], r["SID"], r["Email"], r["Max Points"], r["Status"]) for r in by_student.values()
+            if r["Name"] != "dave"] == [(name, "", "", "100", "graded") for name in ("alice", "bob", "carol", "erin",
+                                                                                    "frank")]
+    dave = by_student["dave"]   # could not be graded: no points at all, and the reason
+    assert dave["Status"] == "not graded: " + outcomes["dave"].error
+    assert dave["Total Score"] == "" and all(dave[f"{f['name']} ({f['points']:g} pts)"] == ""
+                                             for f in manifest["functions"])
 
 
 def test_the_class_overview_links_every_report_and_counts_the_mistakes(batch):
@@ -115,16 +127,25 @@ def test_the_class_overview_links_every_report_and_counts_the_mistakes(batch):
         assert f'href="students/{outcome.key}/report.html"' in overview
     assert "tie rule &#39;first&#39; instead of &#39;all&#39;" in overview or "tie rule 'first' instead of 'all'" in overview
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", overview)  # nothing fetched
+    apart = overview[overview.index('<section id="not-graded">'):]
+    assert re.findall(r'<tr class="not-graded">\s*<td><a href="([^"]+)">([^<]+)</a></td>\s*<td class="small">([^<]+)<',
+                      apart) == [("students/dave/report.html", "dave", html.escape(outcomes["dave"].error))]
+    students = overview[overview.index('<section id="students">'):overview.index('<section id="not-graded">')]
+    assert "dave" not in students
 
 
 def test_the_overview_histogram_counts_every_student_once_full_marks_in_the_top_bin(batch, cases):
     out, outcomes = batch
     context = overview_context(list(outcomes.values()), load_manifest(cases))
-    # dave 0; frank 88; carol 91, erin 92, alice and bob 100 (the case points sum to 99.99999999999997)
-    assert [b["count"] for b in context["histogram"]] == [1, 0, 0, 0, 0, 0, 0, 0, 1, 4]
+    # frank 88; carol 91, erin 92, alice and bob 100 (the case points sum to 99.99999999999997);
+    # dave, who could not be graded, is left out
+    assert [b["count"] for b in context["histogram"]] == [0, 0, 0, 0, 0, 0, 0, 0, 1, 4]
     assert [(b["low"], b["high"]) for b in context["histogram"]][-1] == (90.0, 100.0)
     counts = re.findall(r'<text class="count"[^>]*>(\d+)</text>', (out / "index.html").read_text())
-    assert counts == ["1", "0", "0", "0", "0", "0", "0", "0", "1", "4"]
+    assert counts == ["0", "0", "0", "0", "0", "0", "0", "0", "1", "4"]
+    assert context["mean"] == statistics.mean([outcomes[n].score for n in ("alice", "bob", "carol", "erin", "frank")])
+    assert [s["name"] for s in context["students"]] == ["alice", "bob", "carol", "erin", "frank"]
+    assert [(s["name"], s["error"]) for s in context["not_graded"]] == [("dave", outcomes["dave"].error)]
 
 
 def test_a_rerun_skips_unchanged_submissions_and_regrades_changed_ones(klass, cases, tmp_path):
@@ -202,10 +223,16 @@ def test_a_gradescope_export_zip_names_students_from_its_metadata(tmp_path, case
         ("submission_101", "Ada Lovelace", 100.0),
         ("submission_102", "Grace Hopper, Conan O'Brien", 100.0)]
     rows = list(csv.DictReader(open(out / "grades.csv")))
-    assert [(r["student"], r["email"], r["submission"]) for r in rows] == [
-        ("Ada Lovelace", "ada@example.edu", "submission_101"),
-        ("Grace Hopper", "grace@example.edu", "submission_102"),
-        ("Conan O'Brien", "conan@example.edu", "submission_102")]
+    assert [(r["Name"], r["SID"], r["Email"], r["Total Score"], r["Submission"]) for r in rows] == [
+        ("Ada Lovelace", "1815", "ada@example.edu", "100", "submission_101"),
+        ("Grace Hopper", "1906", "grace@example.edu", "100", "submission_102"),
+        ("Conan O'Brien", "1963", "conan@example.edu", "100", "submission_102")]
+    assert list(csv.reader(open(out / "canvas.csv"))) == [
+        ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", load_manifest(cases).title],
+        ["Points Possible", "", "", "", "", "100"],
+        ["Ada Lovelace", "", "1815", "", "", "100"],
+        ["Grace Hopper", "", "1906", "", "", "100"],
+        ["Conan O'Brien", "", "1963", "", "", "100"]]
     report = (out / "students" / "submission_102" / "report.html").read_text()
     assert "Grace Hopper, Conan O&#39;Brien" in report
 
@@ -216,9 +243,10 @@ def test_an_unpacked_export_folder_works_the_same(tmp_path):
     write_solution(root / "submission_102")
     (root / "submission_metadata.yml").write_text(EXPORT_METADATA)
     entries = discover(tmp_path, tmp_path / "out")
-    assert [(e.key, e.students, e.emails) for e in entries] == [
-        ("submission_101", ["Ada Lovelace"], ["ada@example.edu"]),
-        ("submission_102", ["Grace Hopper", "Conan O'Brien"], ["grace@example.edu", "conan@example.edu"])]
+    assert [(e.key, e.students, e.emails, e.sids) for e in entries] == [
+        ("submission_101", ["Ada Lovelace"], ["ada@example.edu"], ["1815"]),
+        ("submission_102", ["Grace Hopper", "Conan O'Brien"], ["grace@example.edu", "conan@example.edu"],
+         ["1906", "1963"])]
 
 
 def test_the_export_metadata_parser_reads_gradescope_s_yaml():
@@ -228,6 +256,33 @@ def test_the_export_metadata_parser_reads_gradescope_s_yaml():
     assert data["submission_102"][":submitters"][1][":name"] == "Conan O'Brien"
     assert data["submission_102"][":score"] is None
     assert data["submission_101"][":created_at"] == "2024-04-01 12:00:00.000000000 -07:00"
+
+
+def test_the_metadata_reads_every_shape_ruby_writes_a_name_in(tmp_path):
+    """Names Ruby's YAML writer quotes, escapes or folds, a SID written as a number, a missing email,
+    a comment, and a Ruby type tag: each read as the student's own text."""
+    data = parse_export_metadata(
+        "# exported\n"
+        "submission_1: !ruby/hash:ActiveSupport::HashWithIndifferentAccess\n"
+        "  :submitters:\n"
+        "  - :name: 'Smith: John # Jr.'\n"
+        "    :sid: 20231234\n"
+        "  - :name: \"Ren\\xE9e \\\"Ren\\\" N\\u00fa\\u00f1ez\"\n"
+        "    :sid: '007'\n"
+        "    :email: renee@example.edu\n"
+        "  - :name: \"A very long name that Ruby folds\n"
+        "      onto a second line\"\n"
+        "    :email: long@example.edu\n")
+    submitters = data["submission_1"][":submitters"]
+    assert [s[":name"] for s in submitters] == ["Smith: John # Jr.", 'Ren\u00e9e "Ren" N\u00fa\u00f1ez',
+                                                 "A very long name that Ruby folds onto a second line"]
+    (tmp_path / "export" / "submission_1").mkdir(parents=True)
+    (tmp_path / "export" / "submission_metadata.yml").write_text(
+        "submission_1:\n  :submitters:\n  - :name: 'Smith: John'\n    :sid: 20231234\n  - :name: Ana\n"
+        "    :email: ana@example.edu\n", encoding="utf-8")
+    [entry] = discover(tmp_path / "export", tmp_path / "out")
+    assert (entry.name, entry.students, entry.sids, entry.emails) == (
+        "Smith: John, Ana", ["Smith: John", "Ana"], ["20231234", ""], ["", "ana@example.edu"])
 
 
 def test_a_submission_the_grader_cannot_handle_is_recorded_and_the_rest_goes_on(tmp_path, cases):
@@ -328,7 +383,7 @@ def test_students_whose_names_make_the_same_folder_name_keep_their_own_grades(tm
     without_net = 100 - points_of("FullyConnectedNet.__init__", "FullyConnectedNet.loss")
     run_batch(subs, out, cases, jobs=2)
     rows = list(csv.DictReader(open(out / "grades.csv")))
-    assert [(r["student"], float(r["total"]), r["submission"]) for r in rows] == [
+    assert [(r["Name"], float(r["Total Score"]), r["Submission"]) for r in rows] == [
         ("a b", 100.0, "a_b"), ("a_b", without_net, "a_b-2")]
     assert [load_results(out / "students" / key / "results.json")["score"] for key in ("a_b", "a_b-2")] == [
         100.0, without_net]
@@ -396,12 +451,13 @@ def test_an_export_that_unpacks_to_more_than_the_limit_is_refused_before_anythin
 def test_the_metadata_parser_names_the_line_it_cannot_read():
     with pytest.raises(UserError) as raised:
         parse_export_metadata("submission_1:\n  :submitters:\n  'submission_2:\n", "export/meta.yml")
-    assert str(raised.value) == "export/meta.yml, line 3: cannot read \"'submission_2:\" (unterminated quote)"
+    assert str(raised.value) == ("export/meta.yml, line 3: cannot read it as YAML (while scanning a quoted scalar; "
+                                 "found unexpected end of stream at line 4)")
 
 
 @pytest.mark.parametrize("metadata, problem", [
     (EXPORT_METADATA.replace("submission_102:", '"submission_102:'),
-     "line 9: cannot read '\"submission_102:' (unterminated quote)"),
+     "line 9: cannot read it as YAML (while scanning a simple key; could not find expected ':' at line 11)"),
     (EXPORT_METADATA.replace("Ada", "Ad\u00e0").encode("latin-1"), "line 4: not UTF-8 text (byte 0xe0)"),
 ], ids=["unterminated quote", "not UTF-8"])
 def test_unreadable_metadata_costs_the_names_only_and_says_so(tmp_path, metadata, problem):
@@ -412,11 +468,11 @@ def test_unreadable_metadata_costs_the_names_only_and_says_so(tmp_path, metadata
     path.write_bytes(metadata if isinstance(metadata, bytes) else metadata.encode())
     warnings = []
     entries = discover(tmp_path, tmp_path / "out", warnings.append)
-    assert [(e.key, e.name, e.students, e.emails) for e in entries] == [
-        ("submission_101", "submission_101", ["submission_101"], []),
-        ("submission_102", "submission_102", ["submission_102"], [])]
+    assert [(e.key, e.name, e.students, e.emails, e.sids) for e in entries] == [
+        ("submission_101", "submission_101", ["submission_101"], [""], [""]),
+        ("submission_102", "submission_102", ["submission_102"], [""], [""])]
     assert warnings == [f"{path}, {problem}; grading every submission folder under its folder name instead "
-                        f"(grades.csv will have no student names or emails)"]
+                        f"(grades.csv will have no student names, SIDs or emails)"]
 
 
 def test_the_batch_command_warns_about_unreadable_metadata_and_grades_everyone(tmp_path, cases):
@@ -429,7 +485,7 @@ def test_the_batch_command_warns_about_unreadable_metadata_and_grades_everyone(t
     assert finished.stderr.count("submission_metadata.yml, line 4: not UTF-8 text (byte 0xe0); grading every "
                                  "submission folder under its folder name instead") == 2   # before and after
     rows = list(csv.DictReader(open(out / "grades.csv")))
-    assert [(r["student"], r["total"]) for r in rows] == [("submission_101", "100"), ("submission_102", "100")]
+    assert [(r["Name"], r["Total Score"]) for r in rows] == [("submission_101", "100"), ("submission_102", "100")]
 
 
 def test_folders_the_metadata_does_not_list_are_graded_and_missing_ones_reported(tmp_path):

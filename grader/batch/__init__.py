@@ -9,8 +9,8 @@ Steps, in order:
 3. grade the rest in parallel, one grading process per job, each with the same
    engine and isolation as `grade`; a crash, a timeout or a hostile submission
    costs only that submission;
-4. write each student's report.html and results.json, then grades.csv and the
-   class overview index.html.
+4. write each student's report.html and results.json, then grades.csv, canvas.csv
+   and the class overview index.html.
 
 Each module holds one of these concerns: submissions.py finds the submissions and reads
 Gradescope's export metadata (step 1), pool.py grades them in parallel and keeps each
@@ -18,4 +18,4 @@ grading process to a core (steps 2 and 3), report.py writes the class's outputs 
 """
 from .submissions import Entry, discover, parse_export_metadata  # noqa: F401
 from .pool import Outcome, available_cores, fingerprint, grade_one, grader_sha, pinned_cores, run_batch  # noqa: F401
-from .report import Progress, overview_context, write_grades_csv, write_overview  # noqa: F401
+from .report import Progress, overview_context, write_canvas_csv, write_grades_csv, write_overview  # noqa: F401

@@ -14,7 +14,7 @@ from .. import __version__
 from ..errors import UserError
 from ..walk import files_under
 from .submissions import _print_warning, _private_dir, discover
-from .report import write_grades_csv, write_overview
+from .report import write_canvas_csv, write_grades_csv, write_overview
 
 STATE = "state.json"
 
@@ -27,18 +27,33 @@ START_METHOD = None          # how the pool starts its grading processes; None: 
 class Outcome:
     key: str
     name: str
-    status: str                    # graded, error
+    status: str                    # graded; not graded (nothing could run: see NOT_GRADABLE); error (the grader failed)
     score: float = 0.0
     possible: float = 0.0
     functions: dict = field(default_factory=dict)
     cases: dict = field(default_factory=dict)           # case id -> passed
     mistakes: list = field(default_factory=list)        # diagnosis keys, once per submission
-    error: str = ""
+    error: str = ""                # why it was not graded
     seconds: float = 0.0
     fingerprint: str = ""
     reused: bool = False
     emails: list = field(default_factory=list)
     students: list = field(default_factory=list)
+    sids: list = field(default_factory=list)
+
+
+# A submission none of whose cases could run for these reasons could not be graded: its files are
+# missing, do not compile or import, or break every function's interface. Its zero is not a grade
+# (the class statistics leave it out, grades.csv says why), unlike a submission of untouched stubs.
+NOT_GRADABLE = {"import", "interface"}
+
+
+def gradable(result):
+    """"" if the grade result is a grade, else why the submission could not be graded."""
+    if not result.cases or any(c.status not in NOT_GRADABLE for c in result.cases):
+        return ""
+    reasons = list(dict.fromkeys(result.problems)) or list(dict.fromkeys(c.summary for c in result.cases))
+    return "; ".join(reasons) or "no function could be run"
 
 
 def fingerprint(entry, manifest_sha, grader_sha):
@@ -134,7 +149,7 @@ def grade_one(entry, cases, out, config, digest, source=None):
     started = time.monotonic()
     folder = _private_dir(Path(out) / "students") / entry.key
     outcome = Outcome(entry.key, entry.name, "error", fingerprint=digest,
-                      emails=entry.emails, students=entry.students)
+                      emails=entry.emails, students=entry.students, sids=entry.sids)
     try:
         private = [Path(source)] if source else []
         result = grade(entry.path, cases, config_path=config, results_dir=folder,
@@ -142,7 +157,8 @@ def grade_one(entry, cases, out, config, digest, source=None):
                        protect=[p for p in private if p.is_file()], zygote=True, manifest=_adopted.get(cases))
         result.submission = entry.name
         write_outputs(result, folder)
-        outcome.status = "graded"
+        outcome.error = gradable(result)
+        outcome.status = "not graded" if outcome.error else "graded"
         outcome.score, outcome.possible = result.score, result.possible
         outcome.functions = {s.name: s.score for s in result.by_function()}
         outcome.cases = {c.case.id: c.passed for c in result.cases}
@@ -167,13 +183,13 @@ def _previous(out, entry, digest):
         data = json.loads(state.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if data.get("fingerprint") != digest or data.get("status") != "graded":
+    if data.get("fingerprint") != digest or data.get("status") not in ("graded", "not graded"):
         return None
     if not (state.parent / "results.json").is_file():
         return None
     outcome = Outcome(**{k: v for k, v in data.items() if k in Outcome.__dataclass_fields__})
     outcome.reused = True
-    outcome.name, outcome.emails, outcome.students = entry.name, entry.emails, entry.students
+    outcome.name, outcome.emails, outcome.students, outcome.sids = entry.name, entry.emails, entry.students, entry.sids
     return outcome
 
 
@@ -189,7 +205,8 @@ def _load_everything():
     _load_reporting()
 
 
-def run_batch(source, out, cases="test_cases", jobs=None, force=False, config=None, progress=None):
+def run_batch(source, out, cases="test_cases", jobs=None, force=False, config=None, progress=None,
+              canvas_column=None):
     """Grade every submission under source into out. Returns (outcomes, manifest).
 
     Everything under out that holds a student's work (students/, .unpacked/) is
@@ -250,11 +267,13 @@ def run_batch(source, out, cases="test_cases", jobs=None, force=False, config=No
         if retry and len(retry) == len(remaining):
             for entry, fp in retry:  # the pool keeps dying: record, do not loop forever
                 outcomes[entry.key] = Outcome(entry.key, entry.name, "error", error="the grading process died",
-                                              fingerprint=fp, emails=entry.emails, students=entry.students)
+                                              fingerprint=fp, emails=entry.emails, students=entry.students,
+                                              sids=entry.sids)
             retry = []
         remaining = retry
     ordered = [outcomes[entry.key] for entry in entries]
     write_grades_csv(out / "grades.csv", ordered, manifest)
+    write_canvas_csv(out / "canvas.csv", ordered, manifest, canvas_column)
     write_overview(out / "index.html", ordered, manifest)
     if todo:  # again, below the progress lines
         for message in warnings:

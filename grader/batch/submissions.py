@@ -1,5 +1,5 @@
 """Finding a class's submissions: folders, .zip files, and Gradescope's export with its metadata."""
-import json
+import functools
 import os
 import shutil
 import sys
@@ -23,8 +23,9 @@ class Entry:
     key: str                       # folder name under the output's students/: unique, stable across runs
     name: str                      # who submitted: names from the metadata, or the folder name
     path: str                      # folder or .zip to grade
-    emails: List[str] = field(default_factory=list)
+    emails: List[str] = field(default_factory=list)     # one per submitter, "" if unknown
     students: List[str] = field(default_factory=list)   # one per submitter (group submissions)
+    sids: List[str] = field(default_factory=list)       # one per submitter, "" if unknown
 
 
 # Finding the submissions ------------------------------------------------------------------
@@ -58,7 +59,7 @@ def _folder_entries(folder):
             continue
         if child.is_dir() or (child.is_file() and child.suffix == ".zip"):
             name = child.stem if child.is_file() else child.name
-            entries.append(Entry(_safe_key(name), name, str(child), students=[name]))
+            entries.append(Entry(_safe_key(name), name, str(child), [""], [name], [""]))
     return entries
 
 
@@ -156,7 +157,7 @@ def _export_entries(root, warn):
         metadata = parse_export_metadata(_read_utf8(path), path)
     except UserError as exc:
         warn(f"{exc}; grading every submission folder under its folder name instead "
-             f"(grades.csv will have no student names or emails)")
+             f"(grades.csv will have no student names, SIDs or emails)")
         return _folder_entries(root)
     folders = {Path(e.path).name: e for e in _folder_entries(root)}
     entries = []
@@ -167,10 +168,11 @@ def _export_entries(root, warn):
         folders.pop(folder)
         submitters = info.get(":submitters") if isinstance(info, dict) else None
         submitters = [s for s in submitters if isinstance(s, dict)] if isinstance(submitters, list) else []
-        names = [str(s.get(":name") or s.get(":email") or "?") for s in submitters]
-        emails = [str(s[":email"]) for s in submitters if s.get(":email")]
-        entries.append(Entry(_safe_key(folder), ", ".join(names) or folder, str(root / folder), emails,
-                             names or [folder]))
+        emails = [_text(s.get(":email")) for s in submitters]
+        sids = [_text(s.get(":sid")) for s in submitters]
+        names = [_text(s.get(":name")) or email or "?" for s, email in zip(submitters, emails)]
+        entries.append(Entry(_safe_key(folder), ", ".join(names) or folder, str(root / folder),
+                             emails or [""], names or [folder], sids or [""]))
     for folder, entry in sorted(folders.items()):
         warn(f"{path} does not list {folder!r}: graded under its folder name")
         entries.append(entry)
@@ -212,10 +214,15 @@ def _print_warning(message):
     print(f"warning: {terminal_text(message)}", file=sys.stderr, flush=True)
 
 
-def parse_export_metadata(text, source=METADATA):
-    """Parse Gradescope's submission_metadata.yml; raises UserError naming source and the line.
+def _text(value):
+    """A metadata value as text: "" for none, and a number (an unquoted SID) as written."""
+    return "" if value is None else str(value).strip()
 
-    It is YAML with Ruby-symbol keys:
+
+def parse_export_metadata(text, source=METADATA):
+    """Gradescope's submission_metadata.yml as a dict; raises UserError naming source and the line.
+
+    It is YAML as Ruby writes it, with symbols for keys:
 
         submission_123:
           :submitters:
@@ -225,87 +232,46 @@ def parse_export_metadata(text, source=METADATA):
           :created_at: 2024-04-01 12:00:00.000000000 -07:00
           :score: 10.0
 
-    This reads that shape (nested mappings, lists of mappings, plain and quoted
-    scalars) without needing a YAML library.
+    Read with PyYAML's safe loader, which builds plain values only; a Ruby type tag
+    (!ruby/object:..., !ruby/hash:...) is read as the mapping, list or text it tags.
     """
-    # (indent, content, raw line, line number)
-    lines = [(len(raw) - len(raw.lstrip(" ")), raw.strip(), raw, number)
-             for number, raw in enumerate(text.splitlines(), start=1)
-             if raw.strip() and not raw.lstrip().startswith("#") and raw.strip() != "---"]
-    if not lines:
-        return {}
+    import yaml
     try:
-        value, end = _block(lines, 0, lines[0][0])
-        if end != len(lines) or not isinstance(value, dict):
-            raise _BadLine(lines[min(end, len(lines) - 1)], "")
-    except _BadLine as bad:
-        _, _, raw, number = bad.line
-        reason = f" ({bad.reason})" if bad.reason else ""
-        raise UserError(f"{source}, line {number}: cannot read {raw.strip()!r}{reason}") from None
+        value = yaml.load(text, Loader=_metadata_loader())
+    except yaml.MarkedYAMLError as exc:  # "while scanning a quoted scalar" (line 3), "found unexpected end" (line 4)
+        start, mark = exc.context_mark, exc.problem_mark
+        where = f", line {(start or mark).line + 1}" if (start or mark) else ""
+        reason = "; ".join(filter(None, [exc.context, exc.problem]))
+        if start and mark and mark.line != start.line:
+            reason += f" at line {mark.line + 1}"
+        raise UserError(f"{source}{where}: cannot read it as YAML ({reason})") from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"{source}: not YAML that can be read ({exc})") from None
     except RecursionError:
         raise UserError(f"{source}: nested too deeply to be Gradescope's metadata") from None
-    return value
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise UserError(f"{source}: expected one entry per submission folder, found {type(value).__name__}")
+    return {str(key): item for key, item in value.items()}
 
 
-class _BadLine(Exception):
-    def __init__(self, line, reason):
-        super().__init__(reason)
-        self.line, self.reason = line, reason
+@functools.lru_cache(maxsize=None)
+def _metadata_loader():
+    import yaml
 
+    class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        pass
 
-def _block(lines, i, indent):
-    """Parse the mapping or list starting at lines[i], whose lines sit at `indent`."""
-    if lines[i][1].startswith("- "):
-        items = []
-        while i < len(lines) and lines[i][0] == indent and lines[i][1].startswith("- "):
-            # "- key: value" opens a mapping whose keys sit two columns further in.
-            lines[i] = (indent + 2, lines[i][1][2:].strip(), *lines[i][2:])
-            item, i = _block(lines, i, indent + 2)
-            items.append(item)
-        return items, i
-    mapping = {}
-    while i < len(lines) and lines[i][0] == indent and not lines[i][1].startswith("- "):
-        key, value = _split_pair(lines[i])
-        i += 1
-        if value:
-            mapping[key] = _scalar(value)
-        elif i < len(lines) and (lines[i][0] > indent or (lines[i][0] == indent and lines[i][1].startswith("- "))):
-            mapping[key], i = _block(lines, i, lines[i][0])
-        else:
-            mapping[key] = None
-    return mapping, i
-
-
-def _split_pair(entry):
-    """(key, value text) of a "key: value" line; the value text is empty when a block follows."""
-    line = entry[1]
-    if line[0] in "'\"":
-        end = line.find(line[0], 1)
-        if end < 0:
-            raise _BadLine(entry, "unterminated quote")
-        rest = line[end + 1:]
-        if rest != ":" and not rest.startswith(": "):
-            raise _BadLine(entry, "expected ': ' after the quoted key")
-        return line[1:end], rest[1:].strip()
-    start = 1 if line.startswith(":") else 0   # Ruby symbols start with ':'
-    position = line.find(": ", start)
-    if position < 0:
-        if line.endswith(":"):
-            return line[:-1], ""
-        raise _BadLine(entry, "expected 'key: value'")
-    return line[:position], line[position + 2:].strip()
-
-
-def _scalar(value):
-    if value.startswith("'") and value.endswith("'") and len(value) >= 2:
-        return value[1:-1].replace("''", "'")
-    if value.startswith('"') and value.endswith('"') and len(value) >= 2:
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value[1:-1]
-    if value in ("~", "null"):
-        return None
-    return value
-
-
+    def untagged(loader, suffix, node):
+        if isinstance(node, yaml.MappingNode):
+            return loader.construct_mapping(node, deep=True)
+        if isinstance(node, yaml.SequenceNode):
+            return loader.construct_sequence(node, deep=True)
+        return loader.construct_scalar(node)
+    Loader.add_multi_constructor("!", untagged)
+    # Timestamps stay text: nothing here needs them as dates, and Ruby writes nanoseconds.
+    Loader.yaml_implicit_resolvers = {first: [(tag, pattern) for tag, pattern in resolvers
+                                              if tag != "tag:yaml.org,2002:timestamp"]
+                                      for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    return Loader

@@ -402,10 +402,12 @@ def class_overview_context(context):
                   "full": scores.get(f["name"]) is not None and scores[f["name"]] >= f["possible"]}
                  for f in functions]
         students.append(dict(student, report=report_link(student.get("report", "")), cells=cells))
+    not_graded = [dict(student, report=report_link(student.get("report", "")))
+                  for student in context.get("not_graded", [])]
     graded = context.get("graded", 0)
     mistakes = [dict(m, rate=m["count"] / graded if graded else 0.0) for m in context.get("mistakes", [])]
     return dict(context, histogram=histogram, histogram_height=HISTOGRAM_HEIGHT, students=students,
-                mistakes=mistakes, function_names=[f["name"] for f in functions])
+                not_graded=not_graded, mistakes=mistakes, function_names=[f["name"] for f in functions])
 
 
 def report_link(path):
