@@ -110,6 +110,20 @@ def test_package_requirements_are_pinned_for_python_3_10(package):
     assert all("==" in l for l in lines)
 
 
+def test_grading_never_needs_pyyaml_which_only_batch_reads_with(tmp_path):
+    """PyYAML is a dependency of the instructor's install for batch; the package's requirements
+    leave it out, so grading one submission must not import it."""
+    import subprocess
+    import sys
+    script = ("import sys\nfrom grader.cli import main\n"
+              f"assert main(['grade', {str(write_solution(tmp_path / 's'))!r}, '--cases', {str(CASES)!r}, "
+              f"'--out', {str(tmp_path / 'out')!r}, '--quiet']) == 0\n"
+              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('yaml', '_yaml')))\n")
+    finished = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.strip() == "[]"
+
+
 def test_package_bytes_are_reproducible(package, tmp_path):
     assert build_package(tmp_path).read_bytes() == package.read_bytes()
 
