@@ -39,7 +39,18 @@ def prepare_output_dir(out_dir):
         if created and os.geteuid() == 0:
             os.chmod(out_dir, 0o700)  # as root: no later student's code may read what is written here
     except OSError as exc:
-        raise UserError(f"cannot create the output folder {out_dir}: {exc.strerror or exc}") from None
+        raise UserError(f"cannot create the output folder {out_dir}: {why_not_created(out_dir, exc)}") from None
     if not os.access(out_dir, os.W_OK | os.X_OK):
         raise UserError(f"cannot write into the output folder {out_dir}: permission denied")
     return out_dir
+
+
+def why_not_created(path, exc):
+    """Why a folder could not be made at path: a file in the way is named (mkdir says only "File
+    exists" or "Not a directory"), else the system's reason."""
+    for above in [Path(path), *Path(path).parents]:
+        if above.exists() or above.is_symlink():
+            if not above.is_dir():
+                return f"{above} is a file, not a folder"
+            break
+    return exc.strerror or str(exc)

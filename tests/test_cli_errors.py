@@ -195,3 +195,22 @@ def test_batch_refuses_an_output_folder_inside_the_submissions(capsys, tmp_path,
     assert (status, err) == (2, [f"error: the output folder {out} is inside {tmp_path / 'class'}, where it would "
                                  f"be graded as a submission; choose an output folder outside {tmp_path / 'class'}"])
     assert sorted(p.name for p in (tmp_path / "class").iterdir()) == ["alice"]
+
+
+@pytest.mark.parametrize("command", ["grade", "batch", "package", "release"])
+def test_every_command_says_in_one_line_that_it_cannot_create_its_output(capsys, tmp_path, command):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    submissions = tmp_path / "class"
+    write_solution(submissions / "alice")
+    argv = {"grade": ["grade", submissions / "alice", "--cases", CASES, "--out", blocker / "out"],
+            "batch": ["batch", submissions, "--cases", CASES, "--out", blocker / "out"],
+            "package": ["package", "--assignment", FIXTURE, "--out", blocker / "autograder.zip"],
+            "release": ["release", "--assignment", FIXTURE, "--out", blocker / "release.zip"]}[command]
+    in_the_way = f"{blocker} is a file, not a folder"
+    expected = {"grade": f"error: cannot create the output folder {blocker / 'out'}: {in_the_way}",
+                "batch": f"error: cannot create the output folder {blocker / 'out'}: {in_the_way}",
+                "package": f"error: {blocker / 'autograder.zip'}: cannot write the zip ({in_the_way})",
+                "release": f"error: {blocker / 'release.zip'}: cannot write the zip ({in_the_way})"}[command]
+    assert run(capsys, *argv) == (2, [expected])
+    assert blocker.read_text() == "not a folder"

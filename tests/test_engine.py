@@ -232,7 +232,8 @@ def test_an_output_folder_that_cannot_be_created_is_a_one_line_error(tmp_path):
     finished = subprocess.run([sys.executable, "-m", "grader", "grade", "--assignment", str(FIXTURE), str(write_solution(tmp_path / "s")),
                                "--out", str(blocker / "out")], cwd=ROOT, capture_output=True, text=True)
     assert finished.returncode == 2
-    assert finished.stderr == f"error: cannot create the output folder {blocker / 'out'}: Not a directory\n"
+    assert finished.stderr == (f"error: cannot create the output folder {blocker / 'out'}: {blocker} is a file, "
+                               f"not a folder\n")
 
 
 def test_python_m_grader_prints_its_whole_summary_through_a_pipe_before_it_exits(tmp_path):

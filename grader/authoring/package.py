@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 from ..errors import UserError
+from ..files import why_not_created
 from . import generate
 
 HERE = Path(__file__).resolve().parent
@@ -65,7 +66,7 @@ def write_zip(out, data):
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(data)
     except OSError as exc:
-        raise UserError(f"{out}: cannot write the zip ({exc.strerror or exc})") from None
+        raise UserError(f"{out}: cannot write the zip ({why_not_created(out.parent, exc)})") from None
 
 
 def zip_bytes(files, executable=()):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import UserError
+from ..files import prepare_output_dir
 from ..walk import files_under
 from .submissions import _print_warning, _private_dir, discover
 from .report import write_canvas_csv, write_grades_csv, write_overview
@@ -222,9 +223,11 @@ def run_batch(source, out, cases="test_cases", jobs=None, force=False, config=No
     manifest = load_manifest(cases)  # what every submission is graded from, whatever changes meanwhile
     check_config(manifest, config)
     manifest_sha = manifest.sha256
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    _private_dir(out / "students")
+    out = prepare_output_dir(out)
+    try:
+        _private_dir(out / "students")
+    except OSError as exc:
+        raise UserError(f"cannot create {out / 'students'}: {exc.strerror or exc}") from None
     warnings = []
 
     def warn(message):
