@@ -7,6 +7,7 @@ printed as one line and exit with status 2; they are never a traceback.
 import argparse
 import os
 import sys
+from os import geteuid
 
 from .errors import UserError
 
@@ -14,6 +15,22 @@ from .errors import UserError
 # a CPU, and results must not depend on thread scheduling. Set before NumPy loads.
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+
+
+def warn_who_runs_student_code():
+    """Once per command: as a normal user there is no sandbox user, and student code runs as you."""
+    if geteuid() == 0:
+        return
+    import getpass
+    try:
+        me = getpass.getuser()
+    except Exception:  # no name for this uid
+        me = f"uid {geteuid()}"
+    print(f"warning: not running as root, so the submissions' code runs as you ({me}), with your access to "
+          f"your files and the network, under time and memory limits only; grade code you do not trust as "
+          f"root (it then runs as a sandbox user that can reach nothing of yours) or in a VM",
+          file=sys.stderr, flush=True)
+
 
 def cmd_generate(args):
     from .authoring import generate as gen
@@ -70,6 +87,8 @@ def cmd_grade(args):
     submission = Path(args.submission)
     cases, config = _cases_and_config(args)
     out = Path(args.out) if args.out else Path("reports") / _report_name(submission)
+    if not args.quiet:
+        warn_who_runs_student_code()
     try:
         result = grade(submission, cases, config_path=config, results_dir=out)
         from .outputs import summary_table, write_outputs  # (loaded by grade() already)
@@ -100,6 +119,7 @@ def cmd_batch(args):
 
     from .batch import Progress, run_batch
     cases, config = _cases_and_config(args)
+    warn_who_runs_student_code()
     outcomes, manifest = run_batch(args.submissions, args.out, cases, args.jobs, args.force, config, Progress(),
                                    canvas_column=args.canvas_column)
     graded = [o for o in outcomes if o.status == "graded"]

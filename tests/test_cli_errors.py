@@ -214,3 +214,22 @@ def test_every_command_says_in_one_line_that_it_cannot_create_its_output(capsys,
                 "release": f"error: {blocker / 'release.zip'}: cannot write the zip ({in_the_way})"}[command]
     assert run(capsys, *argv) == (2, [expected])
     assert blocker.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("root", [True, False])
+def test_grade_and_batch_warn_once_that_student_code_runs_as_you_unless_run_as_root(capsys, monkeypatch, tmp_path,
+                                                                                    root):
+    import grader.cli
+    monkeypatch.setattr(grader.cli, "geteuid", lambda: 0 if root else 4242)
+    monkeypatch.setattr("getpass.getuser", lambda: "ta")
+    submissions = tmp_path / "class"
+    for name in ("alice", "bob"):
+        write_solution(submissions / name)
+    warning = ("warning: not running as root, so the submissions' code runs as you (ta), with your access to your "
+               "files and the network, under time and memory limits only; grade code you do not trust as root (it "
+               "then runs as a sandbox user that can reach nothing of yours) or in a VM")
+    for argv in (["grade", submissions / "alice", "--cases", CASES, "--out", tmp_path / "one"],
+                 ["batch", submissions, "--cases", CASES, "--out", tmp_path / "all", "--jobs", "2"]):
+        status, lines = run(capsys, *argv)
+        assert status == 0
+        assert [line for line in lines if line.startswith("warning:")] == ([] if root else [warning])

@@ -259,7 +259,8 @@ def test_code_that_borrows_the_reference_or_reads_a_built_package_in_the_project
     assert result.score == 0  # the template's honest score
     assert os.stat(open_project).st_mode & 0o007 == 0
     assert result.notices == [f"removed other users' access to {open_project}, so that the sandbox user "
-                              f"'bpgrader' cannot reach the reference solution, test cases or reports in it"]
+                              f"'bpgrader' cannot reach the reference solution, test cases or reports in it "
+                              f"(chmod 755 to 750; `chmod o+rx {open_project}` gives it back)"]
 
 
 @needs_root

@@ -69,3 +69,19 @@ def test_the_family_the_sweeps_read_holds_every_descendant_the_whole_table_shows
     finally:
         processes.kill_tree([child.pid], keep=before)
         child.wait()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="creates a system user")
+def test_the_sandbox_user_is_announced_before_it_is_created_and_only_then(capfd):
+    import pwd
+    from grader.sandbox.user import ensure_user
+    name = f"bpgtest{os.getpid() % 100000}"
+    try:
+        uid, _ = ensure_user(name)
+        assert pwd.getpwnam(name).pw_uid == uid
+        assert capfd.readouterr().err == (f"note: creating the system user {name!r} (no home folder, no login) that "
+                                          f"student code runs as; later runs reuse it (`userdel {name}` removes it)\n")
+        assert ensure_user(name)[0] == uid
+        assert capfd.readouterr().err == ""   # it exists now: nothing to announce
+    finally:
+        subprocess.run(["userdel", name], capture_output=True)

@@ -78,10 +78,11 @@ def secure(sandbox, protected_read, protected_write, sealed, fix_permissions, sa
     exposed = {path for _, path in found["exposed"]}
     opened = [folder for folder in sealed if folder in exposed]
     for folder in opened:
-        os.chmod(folder, stat.S_IMODE(os.stat(folder).st_mode) & ~0o007)
-        _notice(sandbox, f"removed other users' access to {folder}, so that the sandbox user "
-                         f"{sandbox.user!r} cannot reach the reference solution, test cases or "
-                         f"reports in it")
+        mode = stat.S_IMODE(os.stat(folder).st_mode)
+        _notice(sandbox, f"other users' access to {folder}, so that the sandbox user {sandbox.user!r} cannot "
+                         f"reach the reference solution, test cases or reports in it "
+                         f"(chmod {mode:o} to {mode & ~0o007:o}; `chmod o+rx {folder}` gives it back)")
+        os.chmod(folder, mode & ~0o007)
     if opened:  # closing a folder may be all it takes: change nothing inside it that needs no change
         found = _as_user(sandbox, probe)
         exposed = {path for _, path in found["exposed"]}
@@ -89,19 +90,20 @@ def secure(sandbox, protected_read, protected_write, sealed, fix_permissions, sa
             return found["python"]
     for root in protected_read + protected_write:
         if any(path == root or path.startswith(root + os.sep) for path in exposed):
-            changed = _remove_other_access(root)
-            if changed:
-                _notice(sandbox, f"removed other users' access to {root} ({changed} path(s)), so that the "
-                                 f"sandbox user {sandbox.user!r} cannot reach the grader's data")
+            _notice(sandbox, f"other users' access to {root} and what it holds, so that the sandbox user "
+                             f"{sandbox.user!r} cannot reach the grader's data")
+            _remove_other_access(root)
     found = _as_user(sandbox, probe)
     if found["exposed"]:
         raise UserError(_exposed_message(sandbox, found["exposed"]))
     return found["python"]
 
 
-def _notice(sandbox, notice):
-    sandbox.notices.append(notice)
-    print(f"note: {notice}", file=sys.stderr)  # now, in case a later step fails
+def _notice(sandbox, access):
+    """Say what access is about to be removed (before the change, in case it fails), and keep the
+    note for the report."""
+    print(f"note: removing {access}", file=sys.stderr, flush=True)
+    sandbox.notices.append(f"removed {access}")
 
 
 def _enterable(folder):

@@ -51,9 +51,14 @@ def ensure_user(name):
         ["adduser", "--system", "--no-create-home", "--group", "--disabled-password", name],
     ]
     errors = []
+    announced = False
     for command in commands:
         if shutil.which(command[0]) is None:
             continue
+        if not announced:  # before the change, in case it fails
+            print(f"note: creating the system user {name!r} (no home folder, no login) that student code runs "
+                  f"as; later runs reuse it (`userdel {name}` removes it)", file=sys.stderr, flush=True)
+            announced = True
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode == 0 or "already exists" in result.stderr:
             entry = pwd.getpwnam(name)
