@@ -67,8 +67,8 @@ def generic_pattern(expected, got, name):
     if expected.ndim == 2 and expected.shape[0] != expected.shape[1] and close(got, expected.T):
         found = ("transposed", {})
     elif got.shape == expected.shape:
-        if not np.any(got) and np.any(expected):
-            found = ("all-zeros", {})
+        if np.abs(got).max(initial=0.0) <= 1e-12 * scale and np.any(expected):
+            found = ("all-zeros", {})   # (zero to rounding: 1e-17 times the expected is no factor)
         elif close(got, -expected):
             found = ("sign-flipped", {})
         else:

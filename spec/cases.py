@@ -67,9 +67,12 @@ def relu_forward(shape, zeros=True, sign=0):
     return build
 
 
-def relu_backward(shape):
+def relu_backward(shape, zeros=True):
     def build(rng):
-        return {"x": with_zeros(rng, shape), "dout": randn(rng, *shape)}
+        x = with_zeros(rng, shape) if zeros else randn(rng, *shape)
+        if not zeros:
+            x[x == 0] = 0.25   # (an input rounded to 0) so that no input is exactly 0
+        return {"x": x, "dout": randn(rng, *shape)}
     return build
 
 
@@ -246,12 +249,15 @@ CASES = (
     Case("relu_forward", "all-negative", "all-negative 3-D input",
              "Returns all zeros when every input is negative or zero.",
              relu_forward((2, 3, 4), sign=-1), ("zeros",)),
+    Case("relu_backward", "no-zeros", "input without zeros",
+             "Passes dout where x > 0 and blocks it where x < 0.",
+             relu_backward((3, 4), zeros=False)),
     Case("relu_backward", "with-exact-zeros", "input with exact zeros",
              "Passes dout where x > 0 and blocks it where x <= 0, including at x == 0.",
-             relu_backward((4, 5)), ("zeros",)),
+             relu_backward((4, 5)), ("zeros",), edge=True),
     Case("relu_backward", "four-dim", "4-D input",
              "Works elementwise on a 4-D input that contains exact zeros.",
-             relu_backward((2, 2, 3, 3)), ("zeros",)),
+             relu_backward((2, 2, 3, 3)), ("zeros",), edge=True),
     # leaky relu
     Case("leaky_relu_forward", "default-slope", "default slope",
              "Uses negative_slope = 0.01 when the argument is not given.",
@@ -388,6 +394,10 @@ CASES = (
     Case("avg_pool_backward", "overlapping-windows", "overlapping 3x3 windows, stride 2",
              "Adds up the shares of every overlapping window an input belongs to.",
              pool(tie_free(1, 2, 7, 7), 3, 3, 2, True), ("overlap",)),
+    Case("avg_pool_backward", "non-square-windows", "2x3 windows, stride 1",
+             "Divides each window's gradient by its area, pool_height * pool_width, when the window is "
+             "not square.",
+             pool(tie_free(1, 2, 4, 5), 2, 3, 1, True), ("non-square", "overlap")),
     Case("avg_pool_backward", "uneven-geometry", "2x3 windows, stride 2, uneven",
              "Uses a non-square window where the stride does not divide the input size.",
              pool(tie_free(2, 1, 7, 6), 2, 3, 2, True), ("non-square", "uneven-geometry")),

@@ -29,6 +29,11 @@ def _affine_db_not_summed(dout, cache):
     return dx, dw, dout.copy()
 
 
+def _affine_db_wrong_axis(dout, cache):
+    dx, dw, _ = ref.affine_backward(dout, cache)
+    return dx, dw, dout.sum(axis=1)
+
+
 def _affine_dx_not_reshaped(dout, cache):
     dx, dw, db = ref.affine_backward(dout, cache)
     return dx.reshape(dx.shape[0], -1), dw, db
@@ -51,6 +56,11 @@ def _leaky_forward_fixed_slope(x, negative_slope=0.01):
 def _leaky_backward_fixed_slope(dout, cache):
     x, _ = cache
     return ref.leaky_relu_backward(dout, (x, 0.01))
+
+
+def _leaky_backward_passes_zero(dout, cache):
+    x, negative_slope = cache
+    return np.where(x >= 0, dout, negative_slope * dout)
 
 
 # softmax ----------------------------------------------------------------------
@@ -77,6 +87,18 @@ def _softmax_log_of_probabilities(x, y):
     shifted = x - x.max(axis=1, keepdims=True)
     with np.errstate(divide="ignore"):
         probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+        loss = float(-np.log(probs[np.arange(N), y]).mean())
+    dx = probs.copy()
+    dx[np.arange(N), y] -= 1
+    return loss, dx / N
+
+
+def _softmax_batch_max_shift(x, y):
+    """Shifts every score by the batch's one maximum: rows far below it underflow to 0 / 0."""
+    N = x.shape[0]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        exp = np.exp(x - np.max(x))
+        probs = exp / exp.sum(axis=1, keepdims=True)
         loss = float(-np.log(probs[np.arange(N), y]).mean())
     dx = probs.copy()
     dx[np.arange(N), y] -= 1
@@ -243,6 +265,13 @@ def _max_pool_forward_width_from_pool_height(x, pool_param):
     return out, (x, pool_param)
 
 
+def _max_pool_forward_size_without_one(x, pool_param):
+    """Output size (H - pool_height) // stride, without the 1 +: the last row and column of windows left out."""
+    ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    full, cache = ref.max_pool_forward(x, pool_param)
+    return full[:, :, :(x.shape[2] - ph) // stride, :(x.shape[3] - pw) // stride].copy(), cache
+
+
 def _avg_pool_forward_not_divided(x, pool_param):
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     return _pool_windows(x, ph, pw, stride).sum(axis=(-2, -1)), (x, pool_param)
@@ -253,6 +282,25 @@ def _avg_pool_backward_not_divided(dout, cache):
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     per_input = np.broadcast_to(dout[..., None, None], (*dout.shape, ph, pw))
     return _scatter_windows(per_input, x.shape, stride)
+
+
+def _avg_pool_backward_overlap_assigned(dout, cache):
+    """Window by window, assigns each window's share instead of adding it to what earlier windows gave."""
+    x, pool_param = cache
+    ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    dx = np.zeros_like(x)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            share = dout[:, :, i, j][:, :, None, None] / (ph * pw)
+            dx[:, :, i * stride:i * stride + ph, j * stride:j * stride + pw] = share
+    return dx
+
+
+def _avg_pool_backward_area_from_pool_height(dout, cache):
+    """Divides by pool_height * pool_height, the area of a square window."""
+    x, pool_param = cache
+    ph, pw = pool_param["pool_height"], pool_param["pool_width"]
+    return ref.avg_pool_backward(dout, cache) * (ph * pw) / (ph * ph)
 
 
 # batch normalization and dropout -------------------------------------------------
@@ -425,6 +473,10 @@ MISTAKES = (
             "Your db keeps one row per example. Each example adds its gradient to the same bias, "
             "so db = dout.sum(axis=0), of shape (M,).",
             _affine_db_not_summed),
+    Mistake("affine_backward", "db-wrong-axis", "db summed over the wrong axis",
+            "Your db sums dout over axis 1, the outputs, and so has one entry per example. The bias is "
+            "shared by the examples of the batch: db = dout.sum(axis=0), of shape (M,).",
+            _affine_db_wrong_axis),
     Mistake("affine_backward", "dx-not-reshaped", "dx not reshaped back",
             "Your dx has shape (N, D), but it must have the shape of x, (N, d_1, ..., d_k). "
             "Reshape it with dx.reshape(x.shape).",
@@ -441,6 +493,11 @@ MISTAKES = (
             "Your leaky_relu_backward uses the slope 0.01 whatever the cache says. "
             "Unpack negative_slope from the cache, (x, negative_slope), and use it.",
             _leaky_backward_fixed_slope),
+    Mistake("leaky_relu_backward", "gradient-at-zero", "slope not applied at x == 0",
+            "Your leaky_relu_backward passes dout unchanged where x == 0. The forward pass puts x == 0 "
+            "on the negative side (x > 0 keeps x, the rest is multiplied by negative_slope), so there the "
+            "gradient is negative_slope * dout: use x > 0, not x >= 0.",
+            _leaky_backward_passes_zero),
     Mistake("softmax_loss", "not-averaged", "not averaged over N",
             "Your loss and dx are sums over the N examples. The loss is the mean cross-entropy, "
             "so divide both the loss and dx by N.",
@@ -450,6 +507,11 @@ MISTAKES = (
             "Subtract each row's maximum from the scores before exponentiating; the "
             "probabilities do not change.",
             _softmax_no_max_shift),
+    Mistake("softmax_loss", "batch-max-shift", "max-shift by the batch's maximum",
+            "You shift the scores by the largest score of the whole batch, np.max(x). A row whose scores "
+            "are all far below it underflows to 0 / 0, which is nan. Shift each row by its own maximum: "
+            "x - np.max(x, axis=1, keepdims=True).",
+            _softmax_batch_max_shift),
     Mistake("softmax_loss", "label-set-to-one", "= 1 instead of -= 1 at the label",
             "At each example's label your dx is set to 1 instead of having 1 subtracted. "
             "The gradient is probs - onehot(y): use dx[np.arange(N), y] -= 1.",
@@ -503,6 +565,10 @@ MISTAKES = (
             "Your max_pool_forward's output has the wrong width: W' comes from pool_width, "
             "W' = 1 + (W - pool_width) // stride, and H' from pool_height.",
             _max_pool_forward_width_from_pool_height, confusion=True),
+    Mistake("max_pool_forward", "size-without-one", "output size missing the 1 +",
+            "Your output is one row and one column of windows short: the number of windows is "
+            "H' = 1 + (H - pool_height) // stride, counting the first window, and likewise for W'.",
+            _max_pool_forward_size_without_one),
     Mistake("avg_pool_forward", "not-divided", "not divided by the window area",
             "Your avg_pool_forward returns each window's sum. Divide it by pool_height * pool_width.",
             _avg_pool_forward_not_divided),
@@ -510,6 +576,15 @@ MISTAKES = (
             "Your avg_pool_backward gives each input the window's whole gradient. Each of the "
             "pool_height * pool_width inputs receives dout / (pool_height * pool_width).",
             _avg_pool_backward_not_divided),
+    Mistake("avg_pool_backward", "overlap-assigned", "overlapping windows assigned, not added",
+            "Where pooling windows overlap, your avg_pool_backward overwrites the share an earlier window "
+            "gave an input. Add each window's share with +=: an input in several windows receives the sum "
+            "of their shares.",
+            _avg_pool_backward_overlap_assigned, confusion=True),
+    Mistake("avg_pool_backward", "area-from-pool-height", "divided by pool_height squared",
+            "Your avg_pool_backward divides by pool_height * pool_height, which is the window's area only "
+            "when it is square. Divide by pool_height * pool_width.",
+            _avg_pool_backward_area_from_pool_height, confusion=True),
     Mistake("batchnorm_forward", "unbiased-variance", "variance divided by N - 1",
             "Your batchnorm_forward normalizes with the unbiased variance (divided by N - 1). Batch "
             "normalization uses the batch's own variance, divided by N: np.var(x, axis=0).",

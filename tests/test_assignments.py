@@ -335,7 +335,7 @@ def test_check_fails_when_the_reference_loses_points(tmp_path):
     step = report.steps[2]
     assert step.name == "reference scores full marks" and not step.ok
     assert step.details == [
-        "97 / 100 points",
+        "98 / 100 points",
         "relu_backward/with-exact-zeros: wrong answer: dx: 7 of 20 elements are wrong (max relative error 1)",
         "relu_backward/four-dim: wrong answer: dx: 6 of 36 elements are wrong (max relative error 1)"]
 

@@ -1,6 +1,7 @@
 """Feedback that names the real cause of a wrong answer, and never a misleading one."""
 import json
 
+import numpy as np
 import pytest
 
 from grader.engine import grade
@@ -110,10 +111,10 @@ def test_an_input_changed_in_place_warns_or_fails_as_the_config_says_and_shows_u
     fixes = fix_first(report_context(result)["functions"])
     item = next(i for i in fixes["items"] if i["function"]["name"] == "relu_backward")
     if setting == "warn":
-        assert [c.passed for c in relu] == [True] and relu[0].warnings == [warning]
+        assert [c.passed for c in relu] == [True, True] and [c.warnings for c in relu] == [[warning], [warning]]
         assert item["warnings"] == [warning] and item["lost"] == 0
     else:
-        assert [(c.status, c.score, c.summary) for c in relu] == [("failed", 0.0, warning)]
+        assert [(c.status, c.score, c.summary) for c in relu] == [("failed", 0.0, warning)] * 2
         assert item["lost"] == sum(c.case.points for c in by_function(result, "relu_backward"))
 
 
@@ -138,3 +139,23 @@ def test_the_new_diagnoses_reach_results_json(tmp_path):
     test = next(t for t in data["tests"] if t["name"] == "conv_backward: stride 1, no padding")
     assert "Likely mistake: dx sliced \\[pad:-pad\\], empty when pad is 0" in test["output"]
     assert "dx has shape (2, 2, 0, 0); expected (2, 2, 5, 6)" in test["output"]
+
+
+def test_an_output_that_is_zero_to_rounding_is_all_zeros_not_a_constant_factor():
+    from grader.diagnose import generic_pattern
+    expected = np.array([0.5, -1.25, 2.0, 0.75])
+    pattern = generic_pattern(expected, expected * 1.21e-17, "db")
+    assert (pattern.key, pattern.outputs) == ("generic/all-zeros", ["db"])
+    assert generic_pattern(expected, expected * 3.0, "db").key == "generic/scaled"
+
+
+def test_no_generic_pattern_where_a_layer_at_fault_explains_the_network_failing(tmp_path):
+    submission = write_solution(tmp_path / "s")
+    edit_submission(submission, "layers.py", "    db = dout.sum(axis=0)\n", "    db = 2 * dout.sum(axis=0)\n")
+    result = grade(submission, CASES)
+    network = [c for c in by_function(result, "FullyConnectedNet.loss") if not c.passed]
+    assert network and all(c.notes == ["FullyConnectedNet uses your affine_backward, which fails its own tests: fix "
+                                       "that first."] for c in network)
+    assert [d.key for c in network for d in c.diagnoses] == []
+    affine = [c for c in by_function(result, "affine_backward") if not c.passed]
+    assert {d.key for c in affine for d in c.diagnoses} == {"generic/scaled"}   # its own failure keeps its pattern

@@ -107,6 +107,10 @@ MISTAKE_EDITS = {
         "layers.py",
         "    db = dout.sum(axis=0)\n",
         "    db = dout.copy()\n")],
+    "affine_backward/db-wrong-axis": [(
+        "layers.py",
+        "    db = dout.sum(axis=0)\n",
+        "    db = dout.sum(axis=1)\n")],
     "affine_backward/dx-not-reshaped": [(
         "layers.py",
         "    dx = (dout @ w.T).reshape(x.shape)\n",
@@ -123,6 +127,10 @@ MISTAKE_EDITS = {
         "layers.py",
         "    dx = np.where(x > 0, dout, negative_slope * dout)\n",
         "    dx = np.where(x > 0, dout, 0.01 * dout)\n")],
+    "leaky_relu_backward/gradient-at-zero": [(
+        "layers.py",
+        "    dx = np.where(x > 0, dout, negative_slope * dout)\n",
+        "    dx = np.where(x >= 0, dout, negative_slope * dout)\n")],
     "softmax_loss/not-averaged": [
         ("layers.py",
          "    loss = float(-log_probs[np.arange(N), y].mean())\n",
@@ -135,6 +143,16 @@ MISTAKE_EDITS = {
         "    loss = float(-log_probs[np.arange(N), y].mean())\n"
         "    dx = np.exp(log_probs)\n",
         "    probs = np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)\n"
+        "    loss = float(-np.log(probs[np.arange(N), y]).mean())\n"
+        "    dx = probs.copy()\n")],
+    "softmax_loss/batch-max-shift": [(
+        "layers.py",
+        "    shifted = x - x.max(axis=1, keepdims=True)\n"
+        "    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))\n"
+        "    loss = float(-log_probs[np.arange(N), y].mean())\n"
+        "    dx = np.exp(log_probs)\n",
+        "    e = np.exp(x - np.max(x))\n"
+        "    probs = e / e.sum(axis=1, keepdims=True)\n"
         "    loss = float(-np.log(probs[np.arange(N), y]).mean())\n"
         "    dx = probs.copy()\n")],
     "softmax_loss/label-set-to-one": [(
@@ -221,6 +239,16 @@ MISTAKE_EDITS = {
         "        for j in range(W_out):\n"
         "            window = x[:, :, i * stride:i * stride + ph, j * stride:j * stride + pw]\n"
         "            out[:, :, i, j] = window.max(axis=(2, 3))\n")],
+    "max_pool_forward/size-without-one": [(
+        "layers.py",
+        "    out = _pool_windows(x, ph, pw, stride).max(axis=(-2, -1))\n",
+        "    H_out = (x.shape[2] - ph) // stride\n"
+        "    W_out = (x.shape[3] - pw) // stride\n"
+        "    out = np.zeros((x.shape[0], x.shape[1], H_out, W_out))\n"
+        "    for i in range(H_out):\n"
+        "        for j in range(W_out):\n"
+        "            window = x[:, :, i * stride:i * stride + ph, j * stride:j * stride + pw]\n"
+        "            out[:, :, i, j] = window.max(axis=(2, 3))\n")],
     "max_pool_forward/stride-as-pool-size": [(
         "layers.py",
         "    out = _pool_windows(x, ph, pw, stride).max(axis=(-2, -1))\n",
@@ -267,6 +295,17 @@ MISTAKE_EDITS = {
         "layers.py",
         "    per_input = np.broadcast_to(dout[..., None, None] / (ph * pw), (*dout.shape, ph, pw))\n",
         "    per_input = np.broadcast_to(dout[..., None, None], (*dout.shape, ph, pw))\n")],
+    "avg_pool_backward/overlap-assigned": [(
+        "layers.py",
+        "    dx = _scatter_windows(per_input, x.shape, stride)\n",
+        "    dx = np.zeros(x.shape)\n"
+        "    for i in range(dout.shape[2]):\n"
+        "        for j in range(dout.shape[3]):\n"
+        "            dx[:, :, i * stride:i * stride + ph, j * stride:j * stride + pw] = per_input[:, :, i, j]\n")],
+    "avg_pool_backward/area-from-pool-height": [(
+        "layers.py",
+        "    per_input = np.broadcast_to(dout[..., None, None] / (ph * pw), (*dout.shape, ph, pw))\n",
+        "    per_input = np.broadcast_to(dout[..., None, None] / (ph * ph), (*dout.shape, ph, pw))\n")],
     "FullyConnectedNet.__init__/weight-scale-ignored": [(
         "fc_net.py",
         '            self.params[f"W{layer}"] = weight_scale * np.random.randn(fan_in, fan_out)\n',

@@ -386,26 +386,12 @@ BUGS = (
     bug("emeka_logprobs", "FullyConnectedNet.loss", **named("the last layer left out of the regularization")),
     bug("farah_sumw", "relu_backward", **named("gradient passed at x == 0")),
     bug("farah_sumw", "FullyConnectedNet.loss", **named("sum of W instead of W squared")),
-    bug("hiro_inplace", "affine_backward", "db summed over the wrong axis", ["db summed over the wrong axis"],
-        unnamed="the feedback says only 'db has shape (4,); expected (3,)' (and the like on every case), with no "
-                "diagnosis. It should name the cause: db sums dout over axis 1 (the outputs) instead of axis 0 (the "
-                "batch). A catalog mistake 'db summed over the wrong axis' (np.sum(dout, axis=1)) would match."),
-    bug("hiro_inplace", "FullyConnectedNet.loss", "FullyConnectedNet uses your affine_backward", collateral=True,
-        misleading="the hidden case three-hidden-layers-reg carries the diagnosis 'off by a constant factor': "
-                   "\"Your grads['b4'] is the expected array times 1.21e-17\". The student's db for the last layer "
-                   "sums softmax's dx over the classes, which is 0 up to rounding; a factor that is 0 to rounding is "
-                   "no constant factor (at most 'all zeros'), and no generic pattern should be given where the layer "
-                   "at fault (affine_backward, named in the note) explains the failure."),
+    bug("hiro_inplace", "affine_backward", **named("db summed over the wrong axis")),
+    bug("hiro_inplace", "FullyConnectedNet.loss", "FullyConnectedNet uses your affine_backward", collateral=True),
     bug("ines_assign", "conv_forward", **named("bias dropped")),
     bug("ines_assign", "max_pool_backward", **named(OVERLAP)),
-    bug("ines_assign", "avg_pool_backward", OVERLAP, [OVERLAP],
-        unnamed="the feedback says only 'dx: 48 of 98 elements are wrong (max relative error 0.79)' on the "
-                "overlapping case, with no diagnosis. The catalog has 'overlapping windows assigned, not added' for "
-                "max_pool_backward only; avg_pool_backward needs the same entry (dx[window] = dout / area)."),
-    bug("jamal_noshift", "leaky_relu_backward", "x == 0", ["slope not applied at x == 0", "gradient passed at x == 0"],
-        unnamed="the feedback says only 'dx: 2 of 15 elements are wrong' with no diagnosis. It should say that at "
-                "x == 0 the gradient is negative_slope * dout (np.where(x >= 0, ...) passes dout there), like "
-                "relu_backward's 'gradient passed at x == 0'."),
+    bug("ines_assign", "avg_pool_backward", OVERLAP, [OVERLAP, "only the cases with overlapping windows fail"]),
+    bug("jamal_noshift", "leaky_relu_backward", **named("slope not applied at x == 0")),
     bug("jamal_noshift", "softmax_loss", **named("no max-shift (overflows)")),
     bug("jamal_noshift", "FullyConnectedNet.__init__", "params['b1'] has shape (1, 50); expected (50,)"),
     bug("kim_stride", "affine_backward", **named("dx not reshaped back")),
@@ -413,11 +399,9 @@ BUGS = (
     bug("kim_stride", "max_pool_forward", **named("stride taken as the pool size")),
     bug("lena_transpose", "affine_backward", **named("dw transposed")),
     bug("lena_transpose", "conv_forward", **named("the output's width computed from the height")),
-    bug("lena_transpose", "avg_pool_backward", "off by a constant factor", ["off by a constant factor"],
-        unnamed="only the hidden case uneven-geometry (2x3 windows) fails, so the student sees 'Hidden test: "
-                "failed' and nothing else: every public avg_pool_backward case has square windows, where "
-                "pool_height * pool_height equals pool_height * pool_width. A public case with non-square windows "
-                "(and 'divided by pool_height ** 2' among the listed confusions) would show it."),
+    bug("lena_transpose", "avg_pool_backward", "divided by pool_height squared",
+        ["divided by pool_height squared", "off by a constant factor",
+         "only the cases with non-square windows or inputs fail"]),
     bug("lena_transpose", "FullyConnectedNet.loss", "FullyConnectedNet uses your affine_backward", collateral=True),
     bug("marco_im2col", "max_pool_backward", **named(TIES_FIRST)),
     bug("marco_im2col", "FullyConnectedNet.loss", **named("regularization without the 0.5")),
@@ -425,17 +409,12 @@ BUGS = (
     bug("nadia_py2", "conv_forward", FLOAT_SIZE),
     bug("nadia_py2", "max_pool_forward", FLOAT_SIZE),
     bug("nadia_py2", "FullyConnectedNet.__init__", **named("weight_scale ignored")),
-    bug("omar_dtype", "FullyConnectedNet.__init__", "has dtype float64; expected float32"),
+    bug("omar_dtype", "FullyConnectedNet.__init__", "has dtype float64; expected float32",
+        ["only the cases with a dtype other than float64 fail"]),
     bug("omar_dtype", "FullyConnectedNet.loss", **named("ReLU applied to the scores")),
-    bug("priya_globalmax", "softmax_loss", "each row's maximum", ["max-shift by the batch's maximum"],
-        unnamed="the feedback says only 'dx contains NaN in 10 of 20 elements; loss contains NaN in 1 of 1 "
-                "elements', with no diagnosis. It should say that the scores were shifted by the batch's maximum "
-                "np.max(x), so rows far below it underflow to 0 / 0; shift each row by its own maximum "
-                "(np.max(x, axis=1, keepdims=True)). A catalog mistake for it would match on every output."),
-    bug("priya_globalmax", "max_pool_forward", "1 + (H - pool_height) // stride", ["output size missing the 1 +"],
-        unnamed="the feedback says only 'out has shape (2, 2, 1, 2); expected (2, 2, 2, 3)' on every case. It "
-                "should say that the output is one row and one column short: H' = 1 + (H - pool_height) // stride "
-                "(a catalog mistake 'the 1 + of the output size left out')."),
+    bug("priya_globalmax", "softmax_loss", "max-shift by the batch's maximum",
+        ["max-shift by the batch's maximum", "only the cases with scores near 1000 fail"]),
+    bug("priya_globalmax", "max_pool_forward", **named("output size missing the 1 +")),
     bug("priya_globalmax", "max_pool_backward", **named(TIES_SPLIT)),
 )
 
@@ -448,22 +427,8 @@ IN_PLACE = {
 }
 
 # Notes "FullyConnectedNet uses your Y, which fails its own tests" that name a Y which is right on every
-# input the network gives it: today's grader gives them (expected failures).
-MISLEADING_NOTES = {
-    "emeka_logprobs": "every failing network case says 'FullyConnectedNet uses your softmax_loss, which fails its "
-                      "own tests: fix that first', but softmax_loss fails only on scores near 1000 (the public case "
-                      "large-scores), never on the network's scores; the network fails because its last layer is not "
-                      "regularized. The note should be given only when the layer fails on inputs like the network's "
-                      "(the large-scores case should be marked edge in spec/cases.py, which the engine reads).",
-    "farah_sumw": "every failing network case says 'FullyConnectedNet uses your relu_backward, which fails its own "
-                  "tests', but relu_backward fails only at inputs exactly 0, which the network's hidden layers never "
-                  "give it; the network fails because its loss adds reg * sum(W). The exact-zero cases of "
-                  "relu_backward should count as edge cases for the note.",
-    "jamal_noshift": "both FullyConnectedNet.__init__ cases say 'FullyConnectedNet uses your softmax_loss, which fails "
-                     "its own tests', but __init__ calls no layer at all (its biases have shape (1, out)), and "
-                     "softmax_loss fails only on scores near 1000. The note belongs only on the methods that call "
-                     "the layer, and only when the layer fails on ordinary inputs.",
-}
+# input the network gives it, which today's grader still gives (expected failures): none.
+MISLEADING_NOTES = {}
 
 
 def _xfail(reason):
