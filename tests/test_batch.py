@@ -593,3 +593,51 @@ def test_a_file_of_the_export_that_cannot_be_unpacked_costs_that_file_and_not_th
     assert [w.split(", which")[0] for w in warnings] == [f"{export}: left out {member[:117]}..."]
     outcomes, _ = run_batch(export, tmp_path / "out", cases, jobs=1)
     assert [o.score for o in outcomes] == [100.0, 100.0]
+
+
+def test_a_mixed_class_gives_a_gradebook_that_imports(tmp_path, cases):
+    """Issue 20's class: correct work, a tie bug, a syntax error, an empty folder, a zip, code three
+    folders deep and FC_net.py. grades.csv leads with who, the total, the max points and the status;
+    the two that could not be graded say why and count in no statistic; canvas.csv is Canvas's."""
+    from grader.cli import main
+    klass = tmp_path / "class"
+    write_solution(klass / "ada")
+    write_solution(klass / "ben", tie_rule="first")
+    cy = write_solution(klass / "cy")
+    (cy / "layers.py").write_text("def affine_forward(x, w, b:\n")
+    (cy / "fc_net.py").write_text("class FullyConnectedNet(:\n")
+    (klass / "dee").mkdir()
+    solution = write_solution(tmp_path / "solution")
+    with zipfile.ZipFile(klass / "eve.zip", "w") as archive:
+        for name in ("layers.py", "fc_net.py"):
+            archive.write(solution / name, f"hw/{name}")
+    write_solution(klass / "fay" / "one" / "two" / "three")
+    (write_solution(klass / "gus") / "fc_net.py").rename(klass / "gus" / "FC_net.py")
+    out = tmp_path / "out"
+    assert main(["batch", str(klass), "--cases", str(cases), "--out", str(out), "--jobs", "2"]) == 0
+    rows = list(csv.reader(open(out / "grades.csv")))
+    assert rows[0][:6] == ["Name", "SID", "Email", "Total Score", "Max Points", "Status"]
+    by_name = {row[0]: row[:6] for row in rows[1:]}
+    ties = 100 - points_of("max_pool_backward") / 2
+    syntax = ("layers.py:1: syntax error: '(' was never closed: def affine_forward(x, w, b:; "
+              "fc_net.py:1: syntax error: invalid syntax: class FullyConnectedNet(:")
+    assert by_name == {
+        "ada": ["ada", "", "", "100", "100", "graded"],
+        "ben": ["ben", "", "", f"{ties:g}", "100", "graded"],
+        "cy": ["cy", "", "", "", "100", f"not graded: {syntax}"],
+        "dee": ["dee", "", "", "", "100", "not graded: layers.py is missing from the submission; fc_net.py is "
+                                          "missing from the submission"],
+        "eve": ["eve", "", "", "100", "100", "graded"],
+        "fay": ["fay", "", "", "100", "100", "graded"],
+        "gus": ["gus", "", "", "100", "100", "graded"]}
+    context = overview_context(run_batch(klass, out, cases, jobs=1)[0], load_manifest(cases))
+    assert context["graded"] == 5 and context["failed_to_grade"] == 2
+    assert context["mean"] == (400 + ties) / 5
+    assert [s["name"] for s in context["not_graded"]] == ["cy", "dee"]
+    canvas = list(csv.reader(open(out / "canvas.csv")))
+    assert canvas[:2] == [["Student", "ID", "SIS User ID", "SIS Login ID", "Section", load_manifest(cases).title],
+                          ["Points Possible", "", "", "", "", "100"]]
+    assert {row[0]: row[5] for row in canvas[2:]} == {"ada": "100", "ben": f"{ties:g}", "cy": "", "dee": "",
+                                                      "eve": "100", "fay": "100", "gus": "100"}
+    gus = load_results(out / "students" / "gus" / "results.json")["output"]
+    assert "graded FC_net.py as fc_net.py" in gus
