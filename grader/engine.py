@@ -16,6 +16,9 @@ Steps, in order:
    timeout or crash costs that case only;
 6. add advice that spans cases (a function that uses another file's failing function);
 7. end every process the student's code started, and remove the sandbox.
+
+A student's own run (grade(local=True), which the release's pytest asks for) takes the
+same steps with a plain child process for the worker (local.py) in place of the sandbox.
 """
 import os
 import time
@@ -26,17 +29,16 @@ from . import static
 from .cases import CaseError, load_manifest
 from .errors import UserError
 from .files import prepare_output_dir
+from .local import LocalBox, LocalSession
 from .results import CaseResult, GradeResult, OutputResult
-from .runner import WorkerSession
-from .sandbox import describe_interpreter, open_sandbox
-from .sandbox.install import install_files
 from .submission import Submission, load_submission
 
 TIMEOUTS_BEFORE_SKIP = 2
 
 
 def grade(submission_path, cases_root="test_cases", config_path=None, results_dir=None,
-          protect=(), progress=None, fix_permissions=True, seal=(), zygote=False, manifest=None):
+          protect=(), progress=None, fix_permissions=True, seal=(), zygote=False, manifest=None,
+          local=False):
     """Grade a submission folder or .zip. Returns a GradeResult; raises only UserError/CaseError.
 
     results_dir: where the caller will write the results; created now, so that in
@@ -49,6 +51,9 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
     manifest: the cases under cases_root as load_manifest read them, with the config checked
     against them by check_config already (batch does both once, not once per submission);
     None reads and checks them now.
+    local: a student's own run (grader/local.py), as the release's pytest asks for it: the
+    worker is a plain child process, with no sandbox, on any system; the sandbox is not even
+    imported. Never guessed: `grade`, `batch` and Gradescope always use the sandbox.
     """
     started = time.monotonic()
     checked = manifest is not None
@@ -69,15 +74,22 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
         if Path(submission_path).exists():
             # Start the worker first: it loads NumPy while this process checks the
             # submission. It runs nothing of the student's before session.begin().
-            protected = [manifest.root] + ([config_path] if config_path else []) + list(protect)
-            writable = [p for p in (results_dir, manifest.root) if p]
-            box = open_sandbox(protected, writable, settings["worker_memory_mb"],
-                               cpu_seconds=settings["total_budget"] + 30,
-                               fix_permissions=fix_permissions,
-                               sealed=project_folders(manifest.root, config_path) + list(seal))
             blocked_imports = settings["forbidden_imports"] if settings["on_forbidden"] == "fail" else []
-            session = WorkerSession(box, (), settings["output_limit_kb"] * 1024,
-                                    settings["import_timeout"], blocked_imports, zygote=zygote)
+            if local:
+                box = LocalBox()
+                session = LocalSession(box, (), settings["output_limit_kb"] * 1024, settings["import_timeout"],
+                                       blocked_imports)
+            else:
+                from .runner import WorkerSession
+                from .sandbox import open_sandbox
+                protected = [manifest.root] + ([config_path] if config_path else []) + list(protect)
+                writable = [p for p in (results_dir, manifest.root) if p]
+                box = open_sandbox(protected, writable, settings["worker_memory_mb"],
+                                   cpu_seconds=settings["total_budget"] + 30,
+                                   fix_permissions=fix_permissions,
+                                   sealed=project_folders(manifest.root, config_path) + list(seal))
+                session = WorkerSession(box, (), settings["output_limit_kb"] * 1024,
+                                        settings["import_timeout"], blocked_imports, zygote=zygote)
             session.watch_forbidden(settings["forbidden_imports"])
             session.launch()
 
@@ -95,7 +107,7 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
 
         if runnable and session is not None:
             result.notices += box.notices
-            result.notes += install_files(box, submission.files)
+            result.notes += _install(box, submission.files)
             _load_scoring()  # the parent's NumPy and scoring code, before any student code runs
             session.begin(runnable)
             reporting = _Loader(_load_reporting)  # loads while the worker imports and computes
@@ -282,7 +294,10 @@ def _forbidden_text(found, verb):
 
 def _describe_isolation(result, box):
     """Which isolation and which interpreter run the student's code, for the report and results.json."""
-    from .sandbox import kernel
+    if isinstance(box, LocalBox):
+        result.isolation, result.interpreter = box.isolation, box.describe()
+        return
+    from .sandbox import describe_interpreter, kernel
     result.isolation = box.isolation if box is not None else kernel.PROCESS_ONLY
     result.interpreter = describe_interpreter(box) if box is not None else ""
 
@@ -292,11 +307,20 @@ def _fresh_worker(session, box, submission, budget_deadline):
     cases' worker (its processes, and in the fallback every file its user left)."""
     session.stop()
     if box.renew_workdir():
-        install_files(box, submission.files)
+        _install(box, submission.files)
     if session.modules:
         session.launch()
         session.begin()
         session.wait_ready(budget_deadline)
+
+
+def _install(box, files):
+    """Copy the submission's files into the worker's folder: plainly for a local run, else
+    as root without following a link (sandbox/install.py)."""
+    if isinstance(box, LocalBox):
+        return box.install(files)
+    from .sandbox.install import install_files
+    return install_files(box, files)
 
 
 def _forbidden_found(session, settings, result, seen_visible):

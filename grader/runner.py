@@ -20,7 +20,7 @@ from .sandbox.box import OUTPUT_FILE_LIMIT, WORKER_ENVIRONMENT
 from .sandbox.mapped import forbidden_mapped
 from .sandbox.user import sandbox_gids, sandbox_uids
 from . import worker as worker_module
-from .session import MAX_ANSWER_BYTES, CallOutcome, Session  # noqa: F401  (CallOutcome, for authoring/check.py)
+from .session import MAX_ANSWER_BYTES, CallOutcome, Session, bounded_output, exit_text  # noqa: F401  (CallOutcome, for authoring/check.py)
 from .text import clean_text
 from .worker import read_message, receive_control, send_control, wait_readable, write_all
 
@@ -125,12 +125,7 @@ class WorkerSession(Session):
             return "running"
         if getattr(self.process, "through_bwrap", False):
             code = kernel.exit_status(code)
-        if code < 0:
-            try:
-                return f"signal {signal.Signals(-code).name}"
-            except ValueError:
-                return f"signal {-code}"
-        return f"exit status {code}"
+        return exit_text(code)
 
     def end(self):
         """No more calls: kill the worker now, without waiting, so that the system tears it
@@ -189,15 +184,8 @@ class WorkerSession(Session):
         """The output written since the last truncation: head and tail if it is long. dropped:
         bytes the worker could not write past the output file's cap (it says so, untrusted)."""
         size = os.fstat(self._log).st_size
-        limit = self.output_limit
-        if size <= limit:
-            data = os.pread(self._log, size, 0)
-            text = self._relative(data.decode("utf-8", errors="replace"))
-        else:
-            head = os.pread(self._log, limit // 5, 0).decode("utf-8", errors="replace")
-            tail_size = limit - limit // 5
-            tail = os.pread(self._log, tail_size, size - tail_size).decode("utf-8", errors="replace")
-            text = self._relative(f"{head}\n[... {size - limit} bytes of output omitted ...]\n{tail}")
+        text = self._relative(bounded_output(lambda offset, count: os.pread(self._log, count, offset), size,
+                                             self.output_limit))
         if dropped:
             text += (f"\n[... and {dropped} more bytes were dropped: output stops at "
                      f"{OUTPUT_FILE_LIMIT >> 20} MB per case ...]")

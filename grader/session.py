@@ -276,3 +276,25 @@ def _clean_meta(meta):
 def _count(value):
     """A byte count the worker reported (untrusted): a whole number of 0 or more."""
     return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 62 else 0
+
+
+def exit_text(code):
+    """How a worker ended, from its Popen returncode: 'exit status 3', 'signal SIGKILL'."""
+    import signal
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit status {code}"
+
+
+def bounded_output(read, size, limit):
+    """The text of `size` bytes of a call's output, its head and tail if there is more than
+    `limit`; read(offset, count) gives the bytes."""
+    if size <= limit:
+        return read(0, size).decode("utf-8", errors="replace")
+    head = read(0, limit // 5).decode("utf-8", errors="replace")
+    tail_size = limit - limit // 5
+    tail = read(size - tail_size, tail_size).decode("utf-8", errors="replace")
+    return f"{head}\n[... {size - limit} bytes of output omitted ...]\n{tail}"

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from . import files, kernel
+from ..worker import ONE_THREAD
 from .access import drop_unsafe_import_paths, secure
 from .processes import _user_process_count, become_subreaper, kill_user_processes
 from .user import _claim_user, ensure_user, sandbox_uids, worker_python
@@ -35,9 +36,7 @@ WORKER_ENVIRONMENT = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
     "LANG": "C.UTF-8",
     "LC_ALL": "C.UTF-8",
-    "OMP_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
+    **ONE_THREAD,
     "MPLBACKEND": "Agg",
 }
 OUTPUT_FILE_LIMIT = 8 << 20   # bytes a worker may write to its output file
