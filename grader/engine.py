@@ -38,7 +38,7 @@ TIMEOUTS_BEFORE_SKIP = 2
 
 def grade(submission_path, cases_root="test_cases", config_path=None, results_dir=None,
           protect=(), progress=None, fix_permissions=True, seal=(), zygote=False, manifest=None,
-          local=False):
+          local=False, slow=None):
     """Grade a submission folder or .zip. Returns a GradeResult; raises only UserError/CaseError.
 
     results_dir: where the caller will write the results; created now, so that in
@@ -46,6 +46,8 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
     protect: more paths the worker must not read (the grader's own code on Gradescope).
     seal: more folders the worker must not enter (a class's output folder).
     progress: called as progress(done, total, case_result) after each case.
+    slow: called with a line of text (still_running's) when a case has run SLOW_CASE_SECONDS,
+    and again every SLOW_CASE_SECONDS until it ends; from a thread of its own.
     zygote: fork the worker from a process that loaded NumPy once (see runner.Zygote), as
     `batch` does; it is kept for this process's later grades.
     manifest: the cases under cases_root as load_manifest read them, with the config checked
@@ -70,6 +72,7 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
     box = None
     session = None
     reporting = None
+    watch = _Watch(slow, settings["case_timeout"]) if slow else None
     try:
         if Path(submission_path).exists():
             # Start the worker first: it loads NumPy while this process checks the
@@ -121,11 +124,13 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
             _load_scoring()
             _load_reporting()
         seen_visible = _run_cases(manifest, checks, blocked, session, budget_deadline, result, progress,
-                                  lambda: _fresh_worker(session, box, submission, budget_deadline))
+                                  lambda: _fresh_worker(session, box, submission, budget_deadline), watch)
         _forbidden_found(session, settings, result, seen_visible)
         if reporting is not None:
             reporting.join()
     finally:
+        if watch is not None:
+            watch.close()
         if reporting is not None:
             reporting.wait()
         try:
@@ -138,6 +143,69 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
     _tag_contrasts(result, manifest)
     result.seconds = time.monotonic() - started
     return result
+
+
+# Cases that run long ------------------------------------------------------------------
+
+SLOW_CASE_SECONDS = 3   # a case still running this long is named, and again every as long after
+
+
+def still_running(case, seconds, limit=None):
+    """What to say while a case runs long, so that a loop that never ends is not silence:
+    'still running after 6 s: conv_backward [stride 2, pad 1] (the limit per case is 10 s)'.
+    A hidden case is named by its function alone."""
+    what = f"a hidden case of {case.function}" if case.hidden else f"{case.function} [{case.label}]"
+    return f"still running after {seconds:g} s: {what}" + (f" (the limit per case is {limit:g} s)" if limit else "")
+
+
+class _Watch:
+    """Says still_running() through say(text) while a case runs long: SLOW_CASE_SECONDS after
+    it starts, then every SLOW_CASE_SECONDS, with the time due, from a thread of its own
+    while the grading thread waits on the worker."""
+
+    def __init__(self, say, limit, every=SLOW_CASE_SECONDS):
+        import threading
+        self.say, self.limit, self.every = say, limit, every
+        self._case, self._since, self._closed = None, 0.0, False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="slow-case watch", daemon=True)
+        self._thread.start()
+
+    def running(self, case):
+        with self._changed:
+            self._case, self._since = case, time.monotonic()
+            self._changed.notify()
+
+    def idle(self):
+        with self._changed:
+            self._case = None
+            self._changed.notify()
+
+    def close(self):
+        with self._changed:
+            self._closed = True
+            self._changed.notify()
+        self._thread.join()
+
+    def _run(self):
+        with self._changed:
+            while not self._closed:
+                if self._case is None:
+                    self._changed.wait()
+                    continue
+                case, since = self._case, self._since
+                marks = int((time.monotonic() - since) // self.every) + 1
+                self._changed.wait(since + marks * self.every - time.monotonic())
+                if self._case is case and self._since == since and not self._closed \
+                        and time.monotonic() >= since + marks * self.every:
+                    text = still_running(case, marks * self.every, self.limit)
+                    self._changed.release()  # (the grading thread may go on meanwhile)
+                    try:
+                        self.say(text)
+                    except Exception:
+                        pass  # a message that cannot be shown must not stop the grading
+                    finally:
+                        self._changed.acquire()
 
 
 def project_folders(cases_root, config_path=None):
@@ -368,24 +436,28 @@ def _import_problem(module, status, output):
            f"{error.get('message', '')}{where}".rstrip()
 
 
-def _run_cases(manifest, checks, blocked, session, budget_deadline, result, progress, fresh_worker=None):
+def _run_cases(manifest, checks, blocked, session, budget_deadline, result, progress, fresh_worker=None,
+               watch=None):
     """Run the visible cases, then the hidden ones in a fresh worker (fresh_worker() makes it):
     nothing of a hidden case can reach a visible case's output. Results keep the manifest's order."""
     order = {id(case): index for index, case in enumerate(manifest.cases)}
     visible = [case for case in manifest.cases if not case.hidden]
     hidden = [case for case in manifest.cases if case.hidden]
     timeouts = {}  # by function, over both phases
-    done = _run_phase(manifest, visible, checks, blocked, session, budget_deadline, result, progress, 0, timeouts)
+    done = _run_phase(manifest, visible, checks, blocked, session, budget_deadline, result, progress, 0, timeouts,
+                      watch)
     seen_visible = list(session.forbidden) if session is not None else []
     if hidden:
         if session is not None and fresh_worker is not None:
             fresh_worker()
-        _run_phase(manifest, hidden, checks, blocked, session, budget_deadline, result, progress, done, timeouts)
+        _run_phase(manifest, hidden, checks, blocked, session, budget_deadline, result, progress, done, timeouts,
+                   watch)
     result.cases.sort(key=lambda case_result: order[id(case_result.case)])
     return seen_visible
 
 
-def _run_phase(manifest, cases, checks, blocked, session, budget_deadline, result, progress, done, timeouts):
+def _run_phase(manifest, cases, checks, blocked, session, budget_deadline, result, progress, done, timeouts,
+               watch=None):
     """Run these cases in order, one call at a time, scoring each while the next one runs.
 
     The worker holds one case's inputs at a time: case k+1 is sent only after case k's
@@ -411,6 +483,8 @@ def _run_phase(manifest, cases, checks, blocked, session, budget_deadline, resul
     for index, case in enumerate(cases, start=done + 1):
         outcome = _skip(case, module_of[case.function], checks, blocked, timeouts, budget_deadline, result)
         if outcome is None:
+            if watch is not None:
+                watch.running(case)
             try:
                 pending = session.send(case.call, case_data(case).wire_inputs(),
                                        manifest.settings["case_timeout"], budget_deadline)
@@ -430,6 +504,8 @@ def _run_phase(manifest, cases, checks, blocked, session, budget_deadline, resul
             except Exception:
                 session.stop()
                 outcome = _internal(case)
+        if watch is not None:
+            watch.idle()
         if not isinstance(outcome, CaseResult) and outcome.status == "timeout":
             timeouts[case.function] = timeouts.get(case.function, 0) + 1
             if budget_deadline - time.monotonic() <= 0.05:
