@@ -28,7 +28,7 @@ import time
 from pathlib import Path, PurePosixPath
 
 from . import worker
-from .session import MAX_ANSWER_BYTES, Session, bounded_output, exit_text
+from .session import MAX_ANSWER_BYTES, Session, bounded_output, dropped_note, exit_text
 from .text import clean_text
 
 ISOLATION = "a separate process, without a sandbox (a local run)"
@@ -140,10 +140,7 @@ class LocalSession(Session):
         def read(offset, count):
             self._log.seek(self._output_from + offset)
             return self._log.read(count)
-        text = self._relative(bounded_output(read, size, self.output_limit))
-        if dropped:
-            text += f"\n[... and {dropped} more bytes could not be written ...]"
-        return clean_text(text)
+        return clean_text(self._relative(bounded_output(read, size, self.output_limit)) + dropped_note(dropped))
 
     def _ended(self):
         if self.process is None:

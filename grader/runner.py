@@ -16,11 +16,11 @@ from pathlib import Path
 
 from .sandbox import kernel
 from .sandbox import processes as sandboxing
-from .sandbox.box import OUTPUT_FILE_LIMIT, WORKER_ENVIRONMENT
+from .sandbox.box import WORKER_ENVIRONMENT
 from .sandbox.mapped import forbidden_mapped
 from .sandbox.user import sandbox_gids, sandbox_uids
 from . import worker as worker_module
-from .session import MAX_ANSWER_BYTES, CallOutcome, Session, bounded_output, exit_text  # noqa: F401  (CallOutcome, for authoring/check.py)
+from .session import MAX_ANSWER_BYTES, CallOutcome, Session, bounded_output, dropped_note, exit_text  # noqa: F401  (CallOutcome, for authoring/check.py)
 from .text import clean_text
 from .worker import read_message, receive_control, send_control, wait_readable, write_all
 
@@ -186,10 +186,7 @@ class WorkerSession(Session):
         size = os.fstat(self._log).st_size
         text = self._relative(bounded_output(lambda offset, count: os.pread(self._log, count, offset), size,
                                              self.output_limit))
-        if dropped:
-            text += (f"\n[... and {dropped} more bytes were dropped: output stops at "
-                     f"{OUTPUT_FILE_LIMIT >> 20} MB per case ...]")
-        return clean_text(text)
+        return clean_text(text + dropped_note(dropped))
 
     # Forbidden packages, seen from outside ---------------------------------------------------
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 from .text import clean_text
-from .worker import ProtocolError, encode_message
+from .worker import OUTPUT_FILE_LIMIT, ProtocolError, encode_message
 
 MAX_ANSWER_BYTES = 32 << 20
 
@@ -287,6 +287,13 @@ def exit_text(code):
         except ValueError:
             return f"signal {-code}"
     return f"exit status {code}"
+
+
+def dropped_note(dropped):
+    """What a call's output says of the bytes the worker dropped past its cap ('' for none)."""
+    if not dropped:
+        return ""
+    return f"\n[... and {dropped} more bytes were dropped: output stops at {OUTPUT_FILE_LIMIT >> 20} MB per case ...]"
 
 
 def bounded_output(read, size, limit):

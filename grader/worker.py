@@ -26,6 +26,7 @@ import traceback
 MAX_HEADER = 1 << 20
 # The worker's BLAS libraries run one thread, as on Gradescope's half a CPU (read when NumPy loads).
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+OUTPUT_FILE_LIMIT = 8 << 20   # bytes a worker may write to its output file, per call
 MAX_TEXT = 2000
 # The header NumPy writes for a plain numeric array (format 1.0), and nothing else.
 _SIZE = r"(?:0|[1-9][0-9]{0,11})"
@@ -524,9 +525,11 @@ def apply_limits(limits):
 
 class CappedOutput(io.RawIOBase):
     """sys.stdout and sys.stderr's file: what does not fit under the output file's size
-    limit is dropped and counted, never raised to the student's print()."""
+    limit is dropped and counted, never raised to the student's print(). Where no size
+    limit holds the file (a local run), `room` counts down what this call may still write."""
 
     dropped = 0
+    room = None
 
     def __init__(self, fd):
         super().__init__()
@@ -540,6 +543,11 @@ class CappedOutput(io.RawIOBase):
 
     def write(self, data):
         view = memoryview(data).cast("B")
+        if CappedOutput.room is not None:
+            kept = min(len(view), CappedOutput.room)
+            CappedOutput.dropped += len(view) - kept
+            CappedOutput.room -= kept
+            view = view[:kept]
         while view:
             try:
                 written = os.write(self.fd, view)
@@ -564,7 +572,10 @@ def _capped_streams():
 
 
 def _take_dropped():
+    """What the call that ended dropped; the next starts with the whole room again."""
     dropped, CappedOutput.dropped = CappedOutput.dropped, 0
+    if CappedOutput.room is not None:
+        CappedOutput.room = OUTPUT_FILE_LIMIT
     return dropped
 
 
@@ -634,6 +645,7 @@ def local(directory, blocked):
         import msvcrt
         for fd in (read_fd, write_fd):
             msvcrt.setmode(fd, os.O_BINARY)
+    CappedOutput.room = OUTPUT_FILE_LIMIT  # (no file-size limit here: a print in a loop must not fill the disk)
     _add_site_packages()
     import numpy  # noqa: F401  (before the submission's folder is on sys.path: no shadowing)
     _work(read_fd, write_fd, os.path.abspath(directory), [name for name in blocked.split(",") if name])

@@ -99,3 +99,16 @@ def test_a_grade_tells_its_slow_callback_which_case_runs_long(tmp_path):
     assert said == ["still running after 3 s: leaky_relu_forward [default slope] (the limit per case is 4.5 s)",
                     "still running after 3 s: leaky_relu_forward [slope 0.25] (the limit per case is 4.5 s)"]
     assert result.score == pytest.approx(100 - 2)
+
+
+def test_a_local_run_keeps_at_most_8_mb_of_a_cases_output_as_the_sandbox_does(tmp_path):
+    submission = write_solution(tmp_path / "s")
+    edit_submission(submission, "layers.py", "    out = np.where(x > 0, x, 0.0)",
+                    "    import sys\n    sys.stdout.write('x' * (9 << 20))\n    out = np.where(x > 0, x, 0.0)")
+    local = grade(submission, CASES, local=True)
+    sandboxed = grade(submission, CASES)
+    note = "\n[... and 1048576 more bytes were dropped: output stops at 8 MB per case ...]"
+    for result in (local, sandboxed):
+        relu = [c for c in result.cases if c.case.function == "relu_forward"]
+        assert [c.output.endswith("x" * 100 + note) for c in relu] == [True] * len(relu)
+        assert all(c.passed for c in relu)
