@@ -6,6 +6,11 @@ from pathlib import Path
 from .errors import UserError
 
 
+def _as_root():
+    """Whether this process runs as root (never on Windows, which has no geteuid)."""
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
 def replace_file(path, text, mode=None):
     """Write text to a new file beside `path`, then rename it over `path`.
 
@@ -43,8 +48,3 @@ def prepare_output_dir(out_dir):
     if not os.access(out_dir, os.W_OK | os.X_OK):
         raise UserError(f"cannot write into the output folder {out_dir}: permission denied")
     return out_dir
-
-
-def _as_root():
-    """Whether this process runs as root (never on Windows, which has no geteuid)."""
-    return hasattr(os, "geteuid") and os.geteuid() == 0
