@@ -16,6 +16,9 @@ Steps, in order:
    timeout or crash costs that case only;
 6. add advice that spans cases (a function that uses another file's failing function);
 7. end every process the student's code started, and remove the sandbox.
+
+A student's own run (grade(local=True), which the release's pytest asks for) takes the
+same steps with a plain child process for the worker (local.py) in place of the sandbox.
 """
 import os
 import time
@@ -26,17 +29,16 @@ from . import static
 from .cases import CaseError, load_manifest
 from .errors import UserError
 from .files import prepare_output_dir
+from .local import LocalBox, LocalSession
 from .results import CaseResult, GradeResult, OutputResult
-from .runner import WorkerSession
-from .sandbox import describe_interpreter, open_sandbox
-from .sandbox.install import install_files
 from .submission import Submission, load_submission
 
 TIMEOUTS_BEFORE_SKIP = 2
 
 
 def grade(submission_path, cases_root="test_cases", config_path=None, results_dir=None,
-          protect=(), progress=None, fix_permissions=True, seal=(), zygote=False, manifest=None):
+          protect=(), progress=None, fix_permissions=True, seal=(), zygote=False, manifest=None,
+          local=False, slow=None):
     """Grade a submission folder or .zip. Returns a GradeResult; raises only UserError/CaseError.
 
     results_dir: where the caller will write the results; created now, so that in
@@ -44,11 +46,16 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
     protect: more paths the worker must not read (the grader's own code on Gradescope).
     seal: more folders the worker must not enter (a class's output folder).
     progress: called as progress(done, total, case_result) after each case.
+    slow: called with a line of text (still_running's) when a case has run SLOW_CASE_SECONDS,
+    and again every SLOW_CASE_SECONDS until it ends; from a thread of its own.
     zygote: fork the worker from a process that loaded NumPy once (see runner.Zygote), as
     `batch` does; it is kept for this process's later grades.
     manifest: the cases under cases_root as load_manifest read them, with the config checked
     against them by check_config already (batch does both once, not once per submission);
     None reads and checks them now.
+    local: a student's own run (grader/local.py), as the release's pytest asks for it: the
+    worker is a plain child process, with no sandbox, on any system; the sandbox is not even
+    imported. Never guessed: `grade`, `batch` and Gradescope always use the sandbox.
     """
     started = time.monotonic()
     checked = manifest is not None
@@ -65,19 +72,27 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
     box = None
     session = None
     reporting = None
+    watch = _Watch(slow, settings["case_timeout"]) if slow else None
     try:
         if Path(submission_path).exists():
             # Start the worker first: it loads NumPy while this process checks the
             # submission. It runs nothing of the student's before session.begin().
-            protected = [manifest.root] + ([config_path] if config_path else []) + list(protect)
-            writable = [p for p in (results_dir, manifest.root) if p]
-            box = open_sandbox(protected, writable, settings["worker_memory_mb"],
-                               cpu_seconds=settings["total_budget"] + 30,
-                               fix_permissions=fix_permissions,
-                               sealed=project_folders(manifest.root, config_path) + list(seal))
             blocked_imports = settings["forbidden_imports"] if settings["on_forbidden"] == "fail" else []
-            session = WorkerSession(box, (), settings["output_limit_kb"] * 1024,
-                                    settings["import_timeout"], blocked_imports, zygote=zygote)
+            if local:
+                box = LocalBox()
+                session = LocalSession(box, (), settings["output_limit_kb"] * 1024, settings["import_timeout"],
+                                       blocked_imports)
+            else:
+                from .runner import WorkerSession
+                from .sandbox import open_sandbox
+                protected = [manifest.root] + ([config_path] if config_path else []) + list(protect)
+                writable = [p for p in (results_dir, manifest.root) if p]
+                box = open_sandbox(protected, writable, settings["worker_memory_mb"],
+                                   cpu_seconds=settings["total_budget"] + 30,
+                                   fix_permissions=fix_permissions,
+                                   sealed=project_folders(manifest.root, config_path) + list(seal))
+                session = WorkerSession(box, (), settings["output_limit_kb"] * 1024,
+                                        settings["import_timeout"], blocked_imports, zygote=zygote)
             session.watch_forbidden(settings["forbidden_imports"])
             session.launch()
 
@@ -95,7 +110,7 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
 
         if runnable and session is not None:
             result.notices += box.notices
-            result.notes += install_files(box, submission.files)
+            result.notes += _install(box, submission.files)
             _load_scoring()  # the parent's NumPy and scoring code, before any student code runs
             session.begin(runnable)
             reporting = _Loader(_load_reporting)  # loads while the worker imports and computes
@@ -109,11 +124,13 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
             _load_scoring()
             _load_reporting()
         seen_visible = _run_cases(manifest, checks, blocked, session, budget_deadline, result, progress,
-                                  lambda: _fresh_worker(session, box, submission, budget_deadline))
+                                  lambda: _fresh_worker(session, box, submission, budget_deadline), watch)
         _forbidden_found(session, settings, result, seen_visible)
         if reporting is not None:
             reporting.join()
     finally:
+        if watch is not None:
+            watch.close()
         if reporting is not None:
             reporting.wait()
         try:
@@ -126,6 +143,69 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
     _tag_contrasts(result, manifest)
     result.seconds = time.monotonic() - started
     return result
+
+
+# Cases that run long ------------------------------------------------------------------
+
+SLOW_CASE_SECONDS = 3   # a case still running this long is named, and again every as long after
+
+
+def still_running(case, seconds, limit=None):
+    """What to say while a case runs long, so that a loop that never ends is not silence:
+    'still running after 6 s: conv_backward [stride 2, pad 1] (the limit per case is 10 s)'.
+    A hidden case is named by its function alone."""
+    what = f"a hidden case of {case.function}" if case.hidden else f"{case.function} [{case.label}]"
+    return f"still running after {seconds:g} s: {what}" + (f" (the limit per case is {limit:g} s)" if limit else "")
+
+
+class _Watch:
+    """Says still_running() through say(text) while a case runs long: SLOW_CASE_SECONDS after
+    it starts, then every SLOW_CASE_SECONDS, with the time due, from a thread of its own
+    while the grading thread waits on the worker."""
+
+    def __init__(self, say, limit, every=SLOW_CASE_SECONDS):
+        import threading
+        self.say, self.limit, self.every = say, limit, every
+        self._case, self._since, self._closed = None, 0.0, False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="slow-case watch", daemon=True)
+        self._thread.start()
+
+    def running(self, case):
+        with self._changed:
+            self._case, self._since = case, time.monotonic()
+            self._changed.notify()
+
+    def idle(self):
+        with self._changed:
+            self._case = None
+            self._changed.notify()
+
+    def close(self):
+        with self._changed:
+            self._closed = True
+            self._changed.notify()
+        self._thread.join()
+
+    def _run(self):
+        with self._changed:
+            while not self._closed:
+                if self._case is None:
+                    self._changed.wait()
+                    continue
+                case, since = self._case, self._since
+                marks = int((time.monotonic() - since) // self.every) + 1
+                self._changed.wait(since + marks * self.every - time.monotonic())
+                if self._case is case and self._since == since and not self._closed \
+                        and time.monotonic() >= since + marks * self.every:
+                    text = still_running(case, marks * self.every, self.limit)
+                    self._changed.release()  # (the grading thread may go on meanwhile)
+                    try:
+                        self.say(text)
+                    except Exception:
+                        pass  # a message that cannot be shown must not stop the grading
+                    finally:
+                        self._changed.acquire()
 
 
 def project_folders(cases_root, config_path=None):
@@ -282,7 +362,10 @@ def _forbidden_text(found, verb):
 
 def _describe_isolation(result, box):
     """Which isolation and which interpreter run the student's code, for the report and results.json."""
-    from .sandbox import kernel
+    if isinstance(box, LocalBox):
+        result.isolation, result.interpreter = box.isolation, box.describe()
+        return
+    from .sandbox import describe_interpreter, kernel
     result.isolation = box.isolation if box is not None else kernel.PROCESS_ONLY
     result.interpreter = describe_interpreter(box) if box is not None else ""
 
@@ -292,11 +375,20 @@ def _fresh_worker(session, box, submission, budget_deadline):
     cases' worker (its processes, and in the fallback every file its user left)."""
     session.stop()
     if box.renew_workdir():
-        install_files(box, submission.files)
+        _install(box, submission.files)
     if session.modules:
         session.launch()
         session.begin()
         session.wait_ready(budget_deadline)
+
+
+def _install(box, files):
+    """Copy the submission's files into the worker's folder: plainly for a local run, else
+    as root without following a link (sandbox/install.py)."""
+    if isinstance(box, LocalBox):
+        return box.install(files)
+    from .sandbox.install import install_files
+    return install_files(box, files)
 
 
 def _forbidden_found(session, settings, result, seen_visible):
@@ -344,24 +436,28 @@ def _import_problem(module, status, output):
            f"{error.get('message', '')}{where}".rstrip()
 
 
-def _run_cases(manifest, checks, blocked, session, budget_deadline, result, progress, fresh_worker=None):
+def _run_cases(manifest, checks, blocked, session, budget_deadline, result, progress, fresh_worker=None,
+               watch=None):
     """Run the visible cases, then the hidden ones in a fresh worker (fresh_worker() makes it):
     nothing of a hidden case can reach a visible case's output. Results keep the manifest's order."""
     order = {id(case): index for index, case in enumerate(manifest.cases)}
     visible = [case for case in manifest.cases if not case.hidden]
     hidden = [case for case in manifest.cases if case.hidden]
     timeouts = {}  # by function, over both phases
-    done = _run_phase(manifest, visible, checks, blocked, session, budget_deadline, result, progress, 0, timeouts)
+    done = _run_phase(manifest, visible, checks, blocked, session, budget_deadline, result, progress, 0, timeouts,
+                      watch)
     seen_visible = list(session.forbidden) if session is not None else []
     if hidden:
         if session is not None and fresh_worker is not None:
             fresh_worker()
-        _run_phase(manifest, hidden, checks, blocked, session, budget_deadline, result, progress, done, timeouts)
+        _run_phase(manifest, hidden, checks, blocked, session, budget_deadline, result, progress, done, timeouts,
+                   watch)
     result.cases.sort(key=lambda case_result: order[id(case_result.case)])
     return seen_visible
 
 
-def _run_phase(manifest, cases, checks, blocked, session, budget_deadline, result, progress, done, timeouts):
+def _run_phase(manifest, cases, checks, blocked, session, budget_deadline, result, progress, done, timeouts,
+               watch=None):
     """Run these cases in order, one call at a time, scoring each while the next one runs.
 
     The worker holds one case's inputs at a time: case k+1 is sent only after case k's
@@ -387,6 +483,8 @@ def _run_phase(manifest, cases, checks, blocked, session, budget_deadline, resul
     for index, case in enumerate(cases, start=done + 1):
         outcome = _skip(case, module_of[case.function], checks, blocked, timeouts, budget_deadline, result)
         if outcome is None:
+            if watch is not None:
+                watch.running(case)
             try:
                 pending = session.send(case.call, case_data(case).wire_inputs(),
                                        manifest.settings["case_timeout"], budget_deadline)
@@ -406,6 +504,8 @@ def _run_phase(manifest, cases, checks, blocked, session, budget_deadline, resul
             except Exception:
                 session.stop()
                 outcome = _internal(case)
+        if watch is not None:
+            watch.idle()
         if not isinstance(outcome, CaseResult) and outcome.status == "timeout":
             timeouts[case.function] = timeouts.get(case.function, 0) + 1
             if budget_deadline - time.monotonic() <= 0.05:

@@ -6,6 +6,11 @@ from pathlib import Path
 from .errors import UserError
 
 
+def _as_root():
+    """Whether this process runs as root (never on Windows, which has no geteuid)."""
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
 def replace_file(path, text, mode=None):
     """Write text to a new file beside `path`, then rename it over `path`.
 
@@ -14,7 +19,7 @@ def replace_file(path, text, mode=None):
     """
     path = Path(path)
     if mode is None:  # as root, a report (the hidden cases' scores too) is for root alone: student
-        mode = 0o600 if os.geteuid() == 0 else 0o644  # code graded later runs as another user
+        mode = 0o600 if _as_root() else 0o644  # code graded later runs as another user
     handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8", errors="backslashreplace", newline="") as stream:
@@ -36,7 +41,7 @@ def prepare_output_dir(out_dir):
     try:
         created = not out_dir.exists()
         out_dir.mkdir(parents=True, exist_ok=True)
-        if created and os.geteuid() == 0:
+        if created and _as_root():
             os.chmod(out_dir, 0o700)  # as root: no later student's code may read what is written here
     except OSError as exc:
         raise UserError(f"cannot create the output folder {out_dir}: {why_not_created(out_dir, exc)}") from None

@@ -12,56 +12,25 @@ import os
 import signal
 import subprocess
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
 
 from .sandbox import kernel
 from .sandbox import processes as sandboxing
-from .sandbox.box import OUTPUT_FILE_LIMIT, WORKER_ENVIRONMENT
+from .sandbox.box import WORKER_ENVIRONMENT
 from .sandbox.mapped import forbidden_mapped
 from .sandbox.user import sandbox_gids, sandbox_uids
 from . import worker as worker_module
+from .session import MAX_ANSWER_BYTES, CallOutcome, Session, bounded_output, dropped_note, exit_text  # noqa: F401  (CallOutcome, for authoring/check.py)
 from .text import clean_text
-from .worker import (ProtocolError, encode_message, read_message, receive_control, send_control,
-                     wait_readable, write_all)
+from .worker import read_message, receive_control, send_control, wait_readable, write_all
 
 # Read once, before any student code runs: the worker is started from this text,
 # never from the file, which a worker might change.
 WORKER_SOURCE = Path(worker_module.__file__).read_text(encoding="utf-8")
-MAX_ANSWER_BYTES = 32 << 20
 
 
-@dataclass
-class ImportStatus:
-    module: str
-    ok: bool
-    error: Optional[dict] = None
-    seconds: float = 0.0
-    ended: Optional[str] = None     # how the process ended, if importing ended it
-
-
-@dataclass
-class _Pending:
-    id: int
-    started: float
-    deadline: float
-
-
-@dataclass
-class CallOutcome:
-    status: str                     # ok, error, bad-return, timeout, crashed, protocol
-    outputs: Dict[str, tuple] = field(default_factory=dict)   # name -> (meta, ndarray or None)
-    error: Optional[dict] = None
-    seconds: float = 0.0
-    output: str = ""                # captured stdout and stderr, bounded
-    modified: List[str] = field(default_factory=list)
-    ended: Optional[str] = None     # how the process ended, for crashes
-    dropped: int = 0                # bytes of output dropped past the output file's cap
-
-
-class WorkerSession:
-    """One submission's worker, restarted as needed. Use as a context manager.
+class WorkerSession(Session):
+    """One submission's worker in the sandbox, restarted as needed. Use as a context manager.
 
     zygote: fork workers from this process's zygote (see Zygote) where one can run,
     instead of starting an interpreter for each; `batch` does, for its many submissions.
@@ -69,36 +38,15 @@ class WorkerSession:
 
     def __init__(self, box, modules=(), output_limit=10 * 1024, import_timeout=20.0,
                  blocked_imports=(), zygote=False):
-        self.box = box
+        super().__init__(box, modules, output_limit, import_timeout, blocked_imports)
         self.zygote = zygote
-        self.modules = list(modules)
-        self.output_limit = output_limit
-        self.import_timeout = import_timeout
-        self.blocked_imports = list(blocked_imports)
-        self.process = None
-        self.imports: Dict[str, ImportStatus] = {}
-        self.import_output = ""
-        self._calls = 0
         self._mapped_size = None    # the worker's size when its memory map was last read clean
         self._statm = None          # a descriptor of the worker's /proc/PID/statm, once opened
-        self.forbidden = []         # forbidden packages found in a worker's memory map
         self._keep = sandboxing.direct_children()
         self._log_path = box.base / "output.log"
         self._log = os.open(self._log_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
     # Starting -----------------------------------------------------------------
-
-    def start(self, deadline=None):
-        """Start a worker and import the modules. Returns {module: ImportStatus} of this start."""
-        self.launch()
-        self.begin()
-        return self.wait_ready(deadline)
 
     def launch(self):
         """Start a worker that loads NumPy, then waits for begin(): the caller can work meanwhile.
@@ -154,162 +102,16 @@ class WorkerSession:
                 discard_zygote(box.python, box.zygote_prefix())
             return None
 
-    def begin(self, modules=None):
-        """Tell the worker launched last to import the modules (these, or the session's own)."""
-        if modules is not None:
-            self.modules = list(modules)
-        self._began = time.monotonic()
-        try:
-            write_all(self._request, encode_message({"type": "import", "modules": self.modules}))
-        except OSError:
-            pass  # the worker is gone already: wait_ready() reports how it ended
+    # Moving the bytes (see session.Session) ------------------------------------------
 
-    def wait_ready(self, deadline=None):
-        """Read the import reports of the worker launched last; {module: ImportStatus}."""
-        limit = self._began + self.import_timeout
-        deadline = min(limit, deadline) if deadline else limit
-        statuses = {}
-        pending = list(self.modules)
-        self._dropped_at_import = 0
-        try:
-            while True:
-                message = read_message(self._answer, deadline, MAX_ANSWER_BYTES)
-                if message is None:
-                    ended = self._ended()
-                    if pending:
-                        statuses[pending[0]] = ImportStatus(pending[0], False, ended=ended)
-                        for later in pending[1:]:
-                            statuses[later] = ImportStatus(later, False, ended=f"{pending[0]}.py was "
-                                                                                f"imported first and ended the process ({ended})")
-                    break
-                header, _ = message
-                if header.get("type") == "ready":
-                    self._dropped_at_import = _count(header.get("dropped"))
-                    break
-                if header.get("type") != "import" or header.get("module") not in pending:
-                    raise ProtocolError("unexpected message while importing")
-                name = header["module"]
-                try:
-                    status = ImportStatus(name, header.get("ok") is True, _clean_error(header.get("error")),
-                                          float(header.get("seconds", 0.0)))
-                except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-                    raise ProtocolError(f"malformed import report: {exc}") from None
-                pending.remove(name)
-                statuses[name] = status
-        except TimeoutError:
-            if pending:
-                statuses[pending[0]] = ImportStatus(pending[0], False, ended="timeout")
-                for later in pending[1:]:
-                    statuses[later] = ImportStatus(later, False, ended=f"{pending[0]}.py was imported "
-                                                                       f"first and did not finish")
-            self.stop()
-        except ProtocolError as exc:
-            if pending:
-                statuses[pending[0]] = ImportStatus(pending[0], False, ended=f"protocol: {exc}")
-                for later in pending[1:]:
-                    statuses[later] = ImportStatus(later, False, ended=f"{pending[0]}.py was imported "
-                                                                       f"first and broke the worker")
-            self.stop()
-        self.import_output = self._read_output(self._dropped_at_import)
-        self._check_forbidden()
-        if not self.imports:
-            # The first start decides: a module that failed is never imported again,
-            # so that one broken file cannot take the other's cases down with it.
-            self.imports = dict(statuses)
-            self.modules = [m for m in self.modules if statuses.get(m) and statuses[m].ok]
-        if self.process is not None and self.process.poll() is not None:
-            self.stop()
-        return statuses
+    def _write(self, data, deadline=None):
+        write_all(self._request, data, deadline)
 
-    @property
-    def alive(self):
-        return self.process is not None and self.process.poll() is None
+    def _read(self, deadline):
+        return read_message(self._answer, deadline, MAX_ANSWER_BYTES)
 
-    # Calling --------------------------------------------------------------------
-
-    def call(self, call, arrays, timeout, budget_deadline=None):
-        """Run one call in the worker and wait for its outcome."""
-        return self.receive(self.send(call, arrays, timeout, budget_deadline))
-
-    def send(self, call, arrays, timeout, budget_deadline=None):
-        """Start one call; returns what receive() needs. Restarts the worker first if a
-        previous call ended it. The worker gets this call's inputs only, so the caller
-        may score the previous call meanwhile but can never have two calls out at once."""
-        if not self.alive:
-            statuses = self.start(budget_deadline)
-            broken = [s for s in statuses.values() if not s.ok]
-            if broken or not self.alive:
-                status = broken[0] if broken else None
-                ended = status.ended if status and status.ended else self._ended()
-                return CallOutcome("crashed", ended=f"the worker could not restart ({ended})",
-                                   output=self.import_output,
-                                   error=status.error if status else None)
+    def _fresh_output(self):
         os.ftruncate(self._log, 0)
-        self._calls += 1
-        started = time.monotonic()
-        deadline = started + timeout
-        if budget_deadline is not None:
-            deadline = min(deadline, budget_deadline)
-        try:
-            write_all(self._request, encode_message({"type": "call", "id": self._calls, "call": call},
-                                                    sorted(arrays.items())), deadline)
-        except TimeoutError:  # the worker stopped taking its inputs: the case's time runs meanwhile
-            return self._unanswered("timeout", time.monotonic() - started)
-        except BrokenPipeError:
-            return self._unanswered("crashed", time.monotonic() - started, crashed=True)
-        return _Pending(self._calls, started, deadline)
-
-    def receive(self, pending):
-        """The outcome of the call send() started: an answer, a timeout or a crash.
-
-        An answer that arrived by the deadline counts even if it is read later."""
-        if isinstance(pending, CallOutcome):
-            return pending  # send() could not start the call
-        started, deadline = pending.started, pending.deadline
-        try:
-            message = read_message(self._answer, deadline, MAX_ANSWER_BYTES)
-        except TimeoutError:
-            return self._unanswered("timeout", time.monotonic() - started)
-        except ProtocolError as exc:
-            return self._unanswered("protocol", time.monotonic() - started, problem=str(exc))
-        elapsed = time.monotonic() - started
-        if message is None:
-            return self._unanswered("crashed", elapsed, crashed=True)
-        header, blobs = message
-        try:
-            outcome = self._outcome(header, blobs, elapsed, pending.id)
-        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-            return self._unanswered("protocol", elapsed, problem=f"malformed answer: {exc}")
-        outcome.output = self._read_output(outcome.dropped)
-        self._check_forbidden()
-        if outcome.error is not None:
-            outcome.error["message"] = self._relative(outcome.error["message"])
-        return outcome
-
-    def _unanswered(self, status, elapsed, crashed=False, problem=None):
-        """The outcome of a call that got no usable answer; the worker is stopped.
-
-        crashed: say how the process ended, asked before stop() leaves no process to ask.
-        problem: what was wrong with the answer, for status "protocol".
-        """
-        ended = self._ended() if crashed else None
-        self.stop()
-        error = {"type": "ProtocolError", "message": problem, "frames": []} if problem else None
-        return CallOutcome(status, seconds=elapsed, output=self._read_output(), error=error, ended=ended)
-
-    def _outcome(self, header, blobs, elapsed, call_id):
-        if header.get("type") != "result" or header.get("id") != call_id:
-            raise ValueError("an answer to a different request")
-        status = header["status"]
-        if status not in ("ok", "error", "bad-return"):
-            raise ValueError(f"unknown status {status!r}")
-        outputs = {}
-        for meta in header.get("outputs", []) if status == "ok" else []:
-            name = str(meta["name"])
-            outputs[name] = (_clean_meta(meta), blobs.get(name))
-        error = _clean_error(header.get("error"))
-        modified = [clean_text(str(name)[:100]) for name in header.get("modified", [])][:20]
-        return CallOutcome(status, outputs, error, elapsed, modified=modified, dropped=_count(header.get("dropped")))
 
     # Ending -----------------------------------------------------------------------
 
@@ -323,12 +125,7 @@ class WorkerSession:
             return "running"
         if getattr(self.process, "through_bwrap", False):
             code = kernel.exit_status(code)
-        if code < 0:
-            try:
-                return f"signal {signal.Signals(-code).name}"
-            except ValueError:
-                return f"signal {-code}"
-        return f"exit status {code}"
+        return exit_text(code)
 
     def end(self):
         """No more calls: kill the worker now, without waiting, so that the system tears it
@@ -387,19 +184,9 @@ class WorkerSession:
         """The output written since the last truncation: head and tail if it is long. dropped:
         bytes the worker could not write past the output file's cap (it says so, untrusted)."""
         size = os.fstat(self._log).st_size
-        limit = self.output_limit
-        if size <= limit:
-            data = os.pread(self._log, size, 0)
-            text = self._relative(data.decode("utf-8", errors="replace"))
-        else:
-            head = os.pread(self._log, limit // 5, 0).decode("utf-8", errors="replace")
-            tail_size = limit - limit // 5
-            tail = os.pread(self._log, tail_size, size - tail_size).decode("utf-8", errors="replace")
-            text = self._relative(f"{head}\n[... {size - limit} bytes of output omitted ...]\n{tail}")
-        if dropped:
-            text += (f"\n[... and {dropped} more bytes were dropped: output stops at "
-                     f"{OUTPUT_FILE_LIMIT >> 20} MB per case ...]")
-        return clean_text(text)
+        text = self._relative(bounded_output(lambda offset, count: os.pread(self._log, count, offset), size,
+                                             self.output_limit))
+        return clean_text(text + dropped_note(dropped))
 
     # Forbidden packages, seen from outside ---------------------------------------------------
 
@@ -445,9 +232,6 @@ class WorkerSession:
                 pass
         self._statm, self._mapped_size = None, None
 
-    def _relative(self, text):
-        """Paths inside the private working folder, as the student knows them: layers.py:12."""
-        return text.replace(str(self.box.workdir) + os.sep, "")
 
 
 def worker_command(python, *arguments):
@@ -746,35 +530,6 @@ def _wait_for_exit(process, timeout):
         pass
 
 
-def _clean_error(error):
-    """The worker's report of an exception, with only the expected fields and bounded text.
-    The worker is not trusted: a malformed frame is left out, never an error of the grader's."""
-    if not isinstance(error, dict):
-        return None
-    frames = []
-    for frame in list(error.get("frames", []) or [])[:20] if isinstance(error.get("frames"), list) else []:
-        try:
-            file, line, function, text = frame
-            frames.append([clean_text(str(file)[:200]), int(line), clean_text(str(function)[:200]),
-                           clean_text(str(text)[:300])])
-        except (TypeError, ValueError, OverflowError):
-            continue
-    clean = {"type": clean_text(str(error.get("type", "Exception"))[:200]),
-             "message": clean_text(str(error.get("message", ""))[:2000]), "frames": frames}
-    if error.get("during"):  # the student's function that raised while making this call's arguments
-        clean["during"] = clean_text(str(error["during"])[:200])
-    return clean
-
-
-def _clean_meta(meta):
-    """Only the expected fields, with bounded text: the worker is not trusted."""
-    kind = meta.get("kind")
-    if kind not in ("ndarray", "scalar", "none", "other"):
-        kind = "other"
-    return {"kind": kind, "type": clean_text(str(meta.get("type", "?"))[:120]),
-            "subclass": bool(meta.get("subclass", False)), "repr": clean_text(str(meta.get("repr", ""))[:200])}
-
-
 def _leaf(pid):
     """The last process of pid's single line of descendants (bwrap, its reaper, the worker)."""
     for _ in range(4):
@@ -787,8 +542,3 @@ def _leaf(pid):
             return pid
         pid = int(children[0])
     return pid
-
-
-def _count(value):
-    """A byte count the worker reported (untrusted): a whole number of 0 or more."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 62 else 0

@@ -6,7 +6,8 @@ named outputs as raw .npy bytes. It never sees an expected value.
 
 This file is standalone (standard library and NumPy only). The parent starts it
 with `python -I -S -c <this file's source>`, so an unprivileged worker needs no
-access to the grader's directory. The parent also imports it, for the message
+access to the grader's directory; a student's own run (local.py) starts it as
+`python -I -S worker.py --local`, on any system, with the messages on stdin and stdout. The parent also imports it, for the message
 framing and for the call conventions that the test-case generator shares.
 
 Messages on both pipes: a 4-byte big-endian header length, a JSON header, then the
@@ -23,6 +24,9 @@ import time
 import traceback
 
 MAX_HEADER = 1 << 20
+# The worker's BLAS libraries run one thread, as on Gradescope's half a CPU (read when NumPy loads).
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+OUTPUT_FILE_LIMIT = 8 << 20   # bytes a worker may write to its output file, per call
 MAX_TEXT = 2000
 # The header NumPy writes for a plain numeric array (format 1.0), and nothing else.
 _SIZE = r"(?:0|[1-9][0-9]{0,11})"
@@ -521,9 +525,11 @@ def apply_limits(limits):
 
 class CappedOutput(io.RawIOBase):
     """sys.stdout and sys.stderr's file: what does not fit under the output file's size
-    limit is dropped and counted, never raised to the student's print()."""
+    limit is dropped and counted, never raised to the student's print(). Where no size
+    limit holds the file (a local run), `room` counts down what this call may still write."""
 
     dropped = 0
+    room = None
 
     def __init__(self, fd):
         super().__init__()
@@ -537,6 +543,11 @@ class CappedOutput(io.RawIOBase):
 
     def write(self, data):
         view = memoryview(data).cast("B")
+        if CappedOutput.room is not None:
+            kept = min(len(view), CappedOutput.room)
+            CappedOutput.dropped += len(view) - kept
+            CappedOutput.room -= kept
+            view = view[:kept]
         while view:
             try:
                 written = os.write(self.fd, view)
@@ -561,7 +572,10 @@ def _capped_streams():
 
 
 def _take_dropped():
+    """What the call that ended dropped; the next starts with the whole room again."""
     dropped, CappedOutput.dropped = CappedOutput.dropped, 0
+    if CappedOutput.room is not None:
+        CappedOutput.room = OUTPUT_FILE_LIMIT
     return dropped
 
 
@@ -599,6 +613,8 @@ def main(argv):
     """
     if argv[1:2] == ["--zygote"]:  # fd, sandbox uids, their gids
         zygote(int(argv[2]), *[[int(n) for n in arg.split(",") if n] for arg in argv[3:5]])
+    if argv[1:2] == ["--local"]:  # working folder, forbidden packages
+        local(argv[2], argv[3] if len(argv) > 3 else "")
     if os.getsid(0) != os.getpid():  # in namespaces, where bwrap's reaper leads the session
         os.setsid()
     os.environ.pop("PWD", None)  # (which bwrap sets: a worker's environment is the grader's alone)
@@ -610,6 +626,29 @@ def main(argv):
     _add_site_packages()
     import numpy  # noqa: F401  (before the submission's folder is on sys.path: no shadowing)
     _work(read_fd, write_fd, directory, blocked)
+
+
+def local(directory, blocked):
+    """A student's own run (grader/local.py), on any system: no sandbox, no limits but time.
+
+    Requests arrive on stdin and answers leave on a copy of stdout; the standard streams
+    the student's code sees are the log the parent made stderr. So input() gets an empty
+    stdin and print() never reaches the protocol. Portable calls only: os.dup and dup2 work
+    on Windows too, where the copies are set to binary mode.
+    """
+    read_fd, write_fd = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(2, 1)
+    if sys.platform == "win32":
+        import msvcrt
+        for fd in (read_fd, write_fd):
+            msvcrt.setmode(fd, os.O_BINARY)
+    CappedOutput.room = OUTPUT_FILE_LIMIT  # (no file-size limit here: a print in a loop must not fill the disk)
+    _add_site_packages()
+    import numpy  # noqa: F401  (before the submission's folder is on sys.path: no shadowing)
+    _work(read_fd, write_fd, os.path.abspath(directory), [name for name in blocked.split(",") if name])
 
 
 def _arguments(argv):

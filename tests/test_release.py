@@ -2,7 +2,9 @@
 
 A fresh virtual environment gets the release's requirements.txt, once for the
 module; the release's own `pytest` then grades the untouched template, a correct
-solution, a solution with a tie-rule bug and one with interface problems.
+solution, a solution with a tie-rule bug and one with interface problems, and, with
+Linux's own facilities made unavailable, a correct solution and one that loops and
+crashes.
 """
 import json
 import os
@@ -16,30 +18,29 @@ from pathlib import Path
 import pytest
 
 from grader.authoring.package import runtime_files
-from grader.authoring.release import build_release
+from grader.authoring.release import NOT_SHIPPED, build_release, release_folder
 from grader.engine import grade
 from helpers import (CASES, FIXTURE, ROOT, autograder_tree, build_package, edit_submission, load_results, run_autograder,
                      stale_project, write_solution)
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:
-    import tomli as tomllib
 
 MANIFEST = json.loads((CASES / "manifest.json").read_text(encoding="utf-8"))
 PUBLIC = [case for case in MANIFEST["cases"] if case["visibility"] == "public"]
 HIDDEN = [case for case in MANIFEST["cases"] if case["visibility"] == "hidden"]
 TEMPLATE_FILES = ("layers.py", "fc_net.py", "gradient_check.py")
+TOP = "backprop-by-hand"  # the folder the release unpacks into, from the fixture's title
 SUMMARY_ROW = re.compile(r"^(\S+)\s+([\d.]+) / ([\d.]+)\s+(\d+)/(\d+)$", re.M)
 
 
 # Helpers ---------------------------------------------------------------------------
 
 def unpack(zip_path, folder):
+    """Unzip the release into folder, as a student does; the one folder it makes."""
     folder.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(zip_path) as archive:
         archive.extractall(folder)
-    return folder
+    made = list(folder.iterdir())
+    assert len(made) == 1 and made[0].is_dir(), made
+    return made[0]
 
 
 def case_test_id(case):
@@ -56,10 +57,9 @@ def student_env():
     return env
 
 
-def run_student(venv, folder, *args, module="pytest"):
-    """`pytest ARGS` (or `python -m grader ARGS`) in the unpacked release, with the student's venv."""
-    command = [str(venv / "bin" / "pytest"), *args] if module == "pytest" else \
-        [str(venv / "bin" / "python"), "-m", module, *args]
+def run_student(venv, folder, *args, prefix=()):
+    """`pytest ARGS` in the unpacked release, with the student's venv (under the prefix's command)."""
+    command = [*prefix, str(venv / "bin" / "pytest"), *args]
     return subprocess.run(command, cwd=folder, env=student_env(), capture_output=True, text=True, timeout=300)
 
 
@@ -119,10 +119,17 @@ def tie_bug(release, venv, tmp_path_factory):
 
 # What the zip holds -------------------------------------------------------------------
 
-def test_release_holds_the_template_at_its_top_level_beside_the_tests_and_the_grader_runtime(release):
+def test_release_unpacks_into_one_folder_named_after_the_assignment(release):
     out, files = release
     with zipfile.ZipFile(out) as archive:
-        assert sorted(archive.namelist()) == sorted(files)
+        assert sorted(archive.namelist()) == sorted(f"{TOP}/{name}" for name in files)
+    assert release_folder(MANIFEST["assignment"]["title"]) == TOP
+    assert release_folder("Homework 2: layers of a convolutional network (CSC 249/449)") == "homework-2"
+    assert release_folder("  ") == "release"
+
+
+def test_release_folder_holds_the_template_the_tests_and_only_the_grader_a_local_run_needs(release):
+    _, files = release
     for name in TEMPLATE_FILES:
         assert files[name] == (FIXTURE / "student_template" / name).read_bytes()
     top = {name for name in files if "/" not in name}
@@ -130,9 +137,42 @@ def test_release_holds_the_template_at_its_top_level_beside_the_tests_and_the_gr
                                          "pytest.ini"}
     assert {name.split("/")[0] for name in files if "/" in name} == {"grader", "test_cases"}
     grader = {name: data for name, data in files.items() if name.startswith("grader/")}
-    assert grader == runtime_files()
-    assert not [name for name in files if "authoring" in name or name.startswith("reference/")]
-    assert "assignment.toml" not in files
+    assert grader == {name: data for name, data in runtime_files().items() if not name.startswith(NOT_SHIPPED)}
+    assert {name.split("/")[1] for name in grader} == {
+        "__init__.py", "cases.py", "compare.py", "diagnose.py", "engine.py", "errors.py", "evaluate.py", "feedback.py",
+        "files.py", "gradescope.py", "local.py", "outputs.py", "report", "results.py", "session.py", "static.py",
+        "submission.py", "text.py", "ties.py", "walk.py", "worker.py"}
+    assert "assignment.toml" not in files and not [name for name in files if name.startswith("reference/")]
+
+
+# A local run in the unpacked release, with the test's own interpreter: every grader module it
+# loads, from where, and its score.
+LOCAL_RUN = """
+import json, shutil, sys
+sys.path.insert(0, ".")
+import grader
+from grader.engine import grade
+from grader.feedback import case_feedback
+from grader.outputs import summary_table, write_outputs
+result = grade("submission", "test_cases", local=True)
+write_outputs(result, "reports")
+[case_feedback(c, markdown=False) for c in result.cases]
+summary_table(result)
+print(json.dumps({"modules": sorted(m.__file__ for n, m in sys.modules.items() if n.split(".")[0] == "grader"),
+                  "score": result.score, "possible": result.possible}))
+"""
+
+
+def test_a_local_run_loads_every_grader_module_the_release_ships_and_nothing_it_leaves_out(release, tmp_path):
+    folder = unpack(release[0], tmp_path / "release")
+    write_solution(folder / "submission")
+    run = subprocess.run([sys.executable, "-c", LOCAL_RUN], cwd=folder, env=student_env(), capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    loaded = json.loads(run.stdout.splitlines()[-1])
+    modules = {Path(path).relative_to(folder).as_posix() for path in loaded["modules"]}
+    assert modules == {name for name in release[1] if name.startswith("grader/") and name.endswith(".py")}
+    assert loaded["score"] == loaded["possible"] == pytest.approx(sum(case["points"] for case in PUBLIC))
 
 
 def test_release_manifest_lists_the_public_cases_and_only_the_mistakes_they_use(release):
@@ -195,16 +235,29 @@ def test_release_command_writes_the_zip(tmp_path):
     assert zipfile.is_zipfile(out)
 
 
-def test_requirements_are_the_graders_dependencies_and_pytest_as_minimum_versions(release):
+def test_requirements_pin_what_the_gradescope_package_installs_and_pytest_as_a_minimum(release):
     _, files = release
     lines = [line for line in files["requirements.txt"].decode().splitlines() if line and not line.startswith("#")]
-    names = {re.split(r"[<>=;! ]", line)[0].lower() for line in lines}
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert names == {re.split(r"[<>=;! ]", dep)[0].lower() for dep in project["dependencies"]} | {"pytest"}
-    assert names == {"numpy", "jinja2", "gradescope-utils", "pytest", "tomli"}
-    assert all(">=" in line and "==" not in line for line in lines if not line.startswith("numpy"))
-    assert "numpy==2.2.6" in lines  # as the Gradescope package installs it (issue 18)
-    assert 'tomli>=1.1; python_version < "3.11"' in lines
+    assert lines == ["numpy==2.2.6", "jinja2==3.1.6", "MarkupSafe==3.0.3", "gradescope-utils==0.5.0", "pytest>=7.0",
+                     'tomli==2.3.0; python_version < "3.11"']
+    gradescope = (ROOT / "grader" / "authoring" / "gradescope" / "requirements.txt").read_text().splitlines()
+    pinned = {line for line in gradescope if line and not line.startswith("#")}
+    assert {line.split(";")[0] for line in lines} - {"pytest>=7.0"} == pinned
+
+
+def test_readme_says_how_to_run_the_tests_on_macos_windows_and_linux(release):
+    _, files = release
+    readme = files["README.md"].decode()
+    running = readme.split("## Running the tests", 1)[1].split("\n## ", 1)[0]
+    assert f"gives the folder\n`{TOP}/`" in running
+    assert "On **macOS** and **Linux**, in a terminal:" in running and "On **Windows**, in PowerShell:" in running
+    unix, windows = re.findall(r"```(?:bash|powershell)\n(.*?)```", running, re.S)[:2]
+    assert unix == (f"cd {TOP}\npython3 -m venv .venv\nsource .venv/bin/activate\n"
+                    f"pip install -r requirements.txt\npytest\n")
+    assert windows == (f"cd {TOP}\npy -m venv .venv\n.venv\\Scripts\\Activate.ps1\n"
+                       f"pip install -r requirements.txt\npytest\n")
+    assert "Gradescope's time limit per case\n(10 s)" in running
+    assert "A case still running after 3 seconds is named on the terminal" in running
 
 
 def test_readme_says_what_to_implement_how_to_test_what_to_submit_and_the_tie_rule(release):
@@ -214,7 +267,8 @@ def test_readme_says_what_to_implement_how_to_test_what_to_submit_and_the_tie_ru
     for function in MANIFEST["functions"]:
         assert f"`{function['name']}`" in readme
     assert "pip install -r requirements.txt" in readme and "\npytest\n" in readme
-    assert "pytest --report" in readme and "reports/report.html" in readme and "python -m grader grade ." in readme
+    assert "pytest --report" in readme and "reports/report.html" in readme
+    assert "python -m grader" not in readme and "WSL" not in readme  # (the release has no command line)
     submit = readme.split("## What to submit", 1)[1]
     assert "`layers.py` and `fc_net.py`" in submit
     assert f"rule is **{MANIFEST['assignment']['tie_rule']}**" in readme
@@ -304,11 +358,6 @@ def test_student_points_equal_grade_and_gradescope_on_the_public_cases(tie_bug, 
     assert list(rows) == list(public_table)
     for name, (score, possible) in rows.items():
         assert (score, possible) == pytest.approx(public_table[name], abs=0.006), name
-
-    cli = run_student(venv, folder, "grade", ".", "--out", "reports/cli", module="grader")
-    assert cli.returncode == 0, cli.stdout + cli.stderr
-    assert "problem:" not in cli.stdout and "inside the folder" not in cli.stdout
-    assert public_scores(load_results(folder / "reports" / "cli" / "results.json")) == expected
     assert (folder / "reports" / "report.html").is_file()
 
 
@@ -398,3 +447,114 @@ def test_the_class_based_assignment_gives_a_correct_layer_py_70_in_pytest_grade_
         assert load_results(root / "results" / "results.json")["score"] == 70
     finally:
         shutil.rmtree(root)
+
+
+# Without Linux's own facilities ------------------------------------------------------------
+
+# Loaded by every interpreter of the student's venv, the worker's too (python -I -S, which then
+# runs site for a venv): Linux's own facilities, gone as on Windows.
+NOT_LINUX = """
+import os, select, signal, sys
+
+
+class _Refused:
+    def find_spec(self, name, path=None, target=None):
+        if name in ("resource", "fcntl"):
+            raise ModuleNotFoundError(f"No module named {name!r} (made unavailable)", name=name)
+
+
+sys.meta_path.insert(0, _Refused())
+for _name in ("resource", "fcntl"):
+    sys.modules.pop(_name, None)
+for _module, _names in ((os, ("fork", "forkpty", "register_at_fork", "pidfd_open", "geteuid", "getsid", "setsid",
+                              "killpg", "pread")), (select, ("poll",)), (signal, ("pidfd_send_signal",))):
+    for _name in _names:
+        if hasattr(_module, _name):
+            delattr(_module, _name)
+"""
+GONE = {"import resource": False, "import fcntl": False, "os.fork": False, "os.pidfd_open": False,
+        "select.poll": False, "os.geteuid": False, "os.killpg": False}
+PROBE = """
+import json, os, select
+found = {}
+for name in ("resource", "fcntl"):
+    try:
+        __import__(name)
+        found[f"import {name}"] = True
+    except ImportError:
+        found[f"import {name}"] = False
+for owner, name in ((os, "fork"), (os, "pidfd_open"), (select, "poll"), (os, "geteuid"), (os, "killpg")):
+    found[f"{owner.__name__}.{name}"] = hasattr(owner, name)
+found["/proc"] = len(os.listdir("/proc"))
+print(json.dumps(found))
+"""
+# Prepended to the student's layers.py: it fails to import, and test_interface fails, unless the
+# worker too runs without them.
+WORKER_CHECK = ("import os as _os, select as _select\n"
+                "assert not hasattr(_os, 'fork') and not hasattr(_select, 'poll'), 'Linux facilities in the worker'\n")
+
+
+@pytest.fixture
+def not_linux(venv):
+    """The student's venv with Linux's own facilities gone (see NOT_LINUX), and the command prefix
+    that also hides /proc (an empty tmpfs over it in a mount namespace of its own; as root,
+    where unshare can: [] elsewhere). Restored afterwards."""
+    site_packages = next((venv / "lib").glob("python3*/site-packages"))
+    (site_packages / "sitecustomize.py").write_text(NOT_LINUX)
+    prefix = []
+    if os.geteuid() == 0 and shutil.which("unshare"):
+        prefix = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                  'mount -t tmpfs none /proc && exec "$0" "$@"']
+        if subprocess.run(prefix + ["true"], capture_output=True, timeout=60).returncode != 0:
+            prefix = []
+    try:
+        yield prefix
+    finally:
+        (site_packages / "sitecustomize.py").unlink()
+
+
+@pytest.mark.slow
+def test_without_linux_own_facilities_a_correct_solution_passes_every_public_case(release, venv, not_linux,
+                                                                                 tmp_path):
+    probe = subprocess.run([*not_linux, str(venv / "bin" / "python"), "-c", PROBE], env=student_env(),
+                           capture_output=True, text=True, timeout=60)
+    assert probe.returncode == 0, probe.stderr
+    found = json.loads(probe.stdout)
+    assert {name: there for name, there in found.items() if name != "/proc"} == GONE
+    assert found["/proc"] == 0 or not not_linux
+    folder = unpack(release[0], tmp_path / "release")
+    write_solution(folder)
+    edit_submission(folder, "layers.py", "import numpy as np\n", WORKER_CHECK + "import numpy as np\n")
+    run = run_student(venv, folder, "--report", prefix=not_linux)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr
+    assert_no_internal_errors(run)
+    assert outcome_lines(run.stdout) == {"test_interface": "PASSED", **{case_test_id(case): "PASSED" for case in PUBLIC}}
+    assert (folder / "reports" / "report.html").is_file()
+
+
+@pytest.mark.slow
+def test_without_linux_own_facilities_a_loop_costs_its_functions_cases_and_a_crash_its_case_alone(
+        release, venv, not_linux, tmp_path):
+    folder = unpack(release[0], tmp_path / "release")
+    write_solution(folder)
+    edit_submission(folder, "layers.py", "import numpy as np\n", WORKER_CHECK + "import numpy as np\n")
+    edit_submission(folder, "layers.py", "def leaky_relu_forward(x, negative_slope=0.01):\n",
+                    "def leaky_relu_forward(x, negative_slope=0.01):\n    while True:\n        pass\n")
+    edit_submission(folder, "layers.py", "def affine_forward(x, w, b):\n",
+                    "def affine_forward(x, w, b):\n    if x.ndim == 4:\n        _os._exit(3)\n")
+    manifest = json.loads((folder / "test_cases" / "manifest.json").read_text())
+    manifest["settings"]["case_timeout"] = 5.0  # (not 10 s: the loop costs two cases' time)
+    (folder / "test_cases" / "manifest.json").write_text(json.dumps(manifest))
+    run = run_student(venv, folder, prefix=not_linux)
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr
+    assert_no_internal_errors(run)
+    failed = {name for name, outcome in outcome_lines(run.stdout).items() if outcome == "FAILED"}
+    loop = [case for case in PUBLIC if case["function"] == "leaky_relu_forward"]
+    assert failed == {case_test_id(case) for case in loop} | {"test_affine_forward[4-D input reshaped into rows]"}
+    failures = run.stdout.split("= FAILURES =", 1)[1]
+    assert failures.count("Look for a loop that never ends.") == 2
+    assert "not run: 2 earlier cases of leaky_relu_forward timed out" in failures
+    assert failures.count("ended during the call (exit status 3)") == 1
+    assert [line for line in run.stderr.splitlines() if line.startswith("still running")] == [
+        f"still running after 3 s: leaky_relu_forward [{case['label']}] (the limit per case is 5 s)" for case in loop[:2]]
+

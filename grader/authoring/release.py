@@ -1,17 +1,22 @@
 """`python -m grader release`: the zip students get.
 
-Its top level holds the student template (the files students write, and the files
-of the reference they get as they are), a README, requirements.txt, and a pytest
-suite (conftest.py, test_public_cases.py, pytest.ini) that grades the student's files
-on the public cases with the grader runtime vendored beside it: the same engine,
-comparisons and diagnoses as on Gradescope, never a second copy of them. test_cases/ holds the public cases only,
-with a manifest filtered to them, so that nothing names a hidden case: not its id,
-label, file, hash, nor a mistake only hidden cases use. The zip never holds
-reference/, assignment.toml (which lists the hidden cases) or grader/authoring/.
-Its bytes depend only on its contents.
+It unpacks into one folder, named after the assignment's title (release_folder). The
+folder holds the student template (the files students write, and the files of the
+reference they get as they are), a README, requirements.txt, and a pytest suite
+(conftest.py, test_public_cases.py, pytest.ini) that grades the student's files on
+the public cases with the grader runtime vendored beside it: the same engine,
+comparisons and diagnoses as on Gradescope, never a second copy of them, run as a
+student's own run (engine.grade(local=True)), which needs no sandbox and runs on
+macOS, Windows and Linux. Of grader/ it holds only what that run loads: never the
+sandbox, `batch`, the command line or grader/authoring/. test_cases/ holds the public
+cases only, with a manifest filtered to them, so that nothing names a hidden case: not
+its id, label, file, hash, nor a mistake only hidden cases use. The zip never holds
+reference/ or assignment.toml (which lists the hidden cases). Its bytes depend only on
+its contents.
 """
 import ast
 import json
+import re
 from pathlib import Path
 
 import jinja2
@@ -19,7 +24,7 @@ import jinja2
 from ..cases import MANIFEST, manifest_bytes
 from . import generate
 from .assignment import CASES_DIR, TEMPLATE_DIR
-from .package import runtime_files, write_zip, zip_bytes
+from .package import SCRIPTS, runtime_files, write_zip, zip_bytes
 
 RELEASE = Path(__file__).resolve().parent / "release"
 SUPPORT_FILES = ("conftest.py", "test_public_cases.py", "pytest.ini", "requirements.txt")
@@ -30,9 +35,18 @@ README_TEMPLATE = "README.md.jinja"
 PUBLIC_KEYS = ("format", "generator", "assignment", "settings", "modules", "interface", "functions", "mistakes", "tags",
                "cases", "files")
 
+# What of grader/ a student's local run never loads: the sandbox and the Linux process
+# machinery that runs it, `batch`, the authoring verbs, the command line, the config
+# reader and Gradescope's entry points. tests/test_release.py checks that what is left
+# is what a local run loads.
+NOT_SHIPPED = ("grader/authoring/", "grader/batch/", "grader/sandbox/", "grader/runner.py", "grader/cli.py",
+               "grader/__main__.py", "grader/config.py", "grader/autograde.py", "grader/failure.py",
+               "grader/importpath.py")
+
 
 def build_release(folder=".", out=None):
-    """Write the student release zip; returns (its path, {path in the zip: bytes}).
+    """Write the student release zip; returns (its path, {path in the release folder: bytes}).
+    The zip holds each file under the folder release_folder(title).
 
     Refuses when the generated files are out of date, so that the release grades
     with what assignment.toml says.
@@ -46,25 +60,58 @@ def build_release(folder=".", out=None):
     files = {path.name: path.read_bytes() for path in sorted(template_dir.iterdir()) if path.is_file()}
     templates = {name: data.decode("utf-8") for name, data in files.items() if name.endswith(".py")}
     files.update({name: (RELEASE / name).read_bytes() for name in SUPPORT_FILES})
-    files["requirements.txt"] = pin_numpy(files["requirements.txt"])  # the NumPy Gradescope's package installs
+    files["requirements.txt"] = pin_requirements(files["requirements.txt"])  # as Gradescope's package installs them
     files["README.md"] = render_readme(manifest, templates).encode("utf-8")
-    files.update(runtime_files())
+    files.update({name: data for name, data in runtime_files().items() if not name.startswith(NOT_SHIPPED)})
     files[f"test_cases/{MANIFEST}"] = manifest_bytes(manifest)
     for name in manifest["files"]:
         files[f"test_cases/{name}"] = (cases_dir / name).read_bytes()
 
     out = Path(out) if out else folder / "dist" / "release.zip"
-    write_zip(out, zip_bytes(files))
+    top = release_folder(manifest["assignment"]["title"])
+    write_zip(out, zip_bytes({f"{top}/{name}": data for name, data in files.items()}))
     return out, files
 
 
-def pin_numpy(requirements):
-    """The release's requirements with NumPy pinned to the version the Gradescope package installs,
-    so that a student's code meets the same NumPy locally as when it is graded."""
-    import re
-    from .package import SCRIPTS
-    pin = re.search(r"^numpy==\S+$", (SCRIPTS / "requirements.txt").read_text(encoding="utf-8"), re.M)
-    return re.sub(rb"^numpy\b.*$", pin.group().encode(), requirements, count=1, flags=re.M)
+def release_folder(title):
+    """The folder the release unpacks into, from the assignment's title: its part before a
+    colon, in lower case, words joined by '-'. 'Backprop by hand: ...' -> 'backprop-by-hand'."""
+    words = re.findall(r"[a-z0-9]+", title.split(":", 1)[0].lower())
+    name = ""
+    for word in words:  # (whole words, up to 40 characters)
+        if len(name) + len(word) + 1 > 40:
+            break
+        name = f"{name}-{word}" if name else word
+    return name or "release"
+
+
+def pin_requirements(requirements):
+    """The release's requirements with every package the Gradescope package pins pinned to the
+    same version (a package the release's list lacks is added), keeping each line's environment
+    marker; the others (pytest) stay minimum versions. So a student's code meets locally the
+    NumPy it is graded with, and the grader runs on the libraries it runs on there."""
+    pins = gradescope_pins()
+    lines, seen = [], set()
+    for line in requirements.decode("utf-8").splitlines():
+        match = re.match(r"^([A-Za-z0-9_.-]+)[^;]*(;.*)?$", line)
+        if match and not line.startswith("#") and _normal(match[1]) in pins:
+            name, version = pins[_normal(match[1])]
+            seen.add(_normal(name))
+            line = f"{name}=={version}" + (f"{match[2]}" if match[2] else "")
+        lines.append(line)
+    lines += [f"{name}=={version}" for key, (name, version) in pins.items() if key not in seen]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def gradescope_pins():
+    """{normalized name: (name, version)} of the packages the Gradescope package pins."""
+    text = (SCRIPTS / "requirements.txt").read_text(encoding="utf-8")
+    return {_normal(name): (name, version) for name, version in re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)\s*$", text, re.M)}
+
+
+def _normal(name):
+    """A package name as pip compares them: 'MarkupSafe' and 'markupsafe', 'gradescope_utils' and 'gradescope-utils'."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def public_manifest(raw):
@@ -99,7 +146,11 @@ def render_readme(manifest, templates):
     ties = any(case.get("windows", {}).get("ties") for case in manifest["cases"])
     assignment = manifest["assignment"]
     example = next((case for case in manifest["cases"] if case["visibility"] == "public"), None)
+    from ..engine import SLOW_CASE_SECONDS
     return env.get_template(README_TEMPLATE).render(
+        folder=release_folder(assignment["title"]), numpy_version=gradescope_pins()["numpy"][1],
+        case_timeout=manifest["settings"]["case_timeout"], memory_mb=manifest["settings"]["worker_memory_mb"],
+        slow_seconds=SLOW_CASE_SECONDS,
         title=assignment["title"], tie_rule=assignment["tie_rule"],
         tie_text=tie_rule_text(templates) if ties else "", functions=functions,
         student_files=student_files, student_files_text=_listed(student_files), extra_files=_listed(extra),

@@ -57,6 +57,8 @@ def _bytecode_cache():
     whoever can write it decides what code the grader runs.
     """
     import os
+    if not hasattr(os, "geteuid"):  # Windows: no owner to check, so no cache
+        return None
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     folder = os.path.join(base, "backprop-autograder", f"templates-{__version__}-{jinja2.__version__}")
     try:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from . import files, kernel
+from ..worker import ONE_THREAD, OUTPUT_FILE_LIMIT
 from .access import drop_unsafe_import_paths, secure
 from .processes import _user_process_count, become_subreaper, kill_user_processes
 from .user import _claim_user, ensure_user, sandbox_uids, worker_python
@@ -35,12 +36,9 @@ WORKER_ENVIRONMENT = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
     "LANG": "C.UTF-8",
     "LC_ALL": "C.UTF-8",
-    "OMP_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
+    **ONE_THREAD,
     "MPLBACKEND": "Agg",
 }
-OUTPUT_FILE_LIMIT = 8 << 20   # bytes a worker may write to its output file
 MAX_PROCESSES = 64            # processes and threads a normal user's worker may add
 # Root mode: the sandbox user may have this many processes and threads, all told. With
 # one, the address-space limit caps the memory of everything student code runs (it can

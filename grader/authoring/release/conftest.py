@@ -2,7 +2,11 @@
 
 The grading itself is done once per session by grader/, the same engine,
 comparisons and diagnoses that Gradescope runs: the files you submit are copied to
-a fresh folder, exactly what you would upload, and graded there. Each test in
+a fresh folder, exactly what you would upload, and graded there, each case in a
+separate process with Gradescope's time limit per case, so that a crash or a loop
+that never ends costs that case only. It is your own code on your own computer, so
+it runs without Gradescope's sandbox, on macOS, Windows and Linux alike. A case that
+runs long is named on the terminal every few seconds. Each test in
 test_public_cases.py then reports one case's result, with the message Gradescope
 would show. At the end, a table gives your points on the public cases per function.
 
@@ -12,6 +16,7 @@ would show. At the end, a table gives your points on the public cases per functi
 """
 import json
 import shutil
+import sys
 import traceback
 from pathlib import Path
 
@@ -44,7 +49,7 @@ def graded(request, tmp_path_factory):
         pytest.exit(f"the grader cannot be imported ({exc}); run `pip install -r requirements.txt` "
                     f"in this folder first", returncode=3)
     try:
-        result = grade(submission, CASES)
+        result = grade(submission, CASES, local=True, slow=_terminal(request.config))
     except UserError as exc:
         pytest.exit(f"the tests could not run: {exc}\nIf you changed anything under test_cases/ or "
                     f"grader/, unzip a fresh copy of them from the release.", returncode=3)
@@ -58,6 +63,24 @@ def graded(request, tmp_path_factory):
         from grader.outputs import write_outputs
         _, _session["report"] = write_outputs(result, REPORTS)
     return result
+
+
+def _terminal(config):
+    """say(text): a line on the terminal now, while pytest holds back the output of the
+    fixture that is grading (it shows that output only if the fixture fails)."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+
+    def write(text):
+        sys.stderr.write(f"\n{text}\n")
+        sys.stderr.flush()
+
+    def say(text):
+        if capture is None:  # (pytest -p no:capture)
+            write(text)
+            return
+        with capture.global_and_fixture_disabled():
+            write(text)
+    return say
 
 
 def _submitted():
