@@ -87,10 +87,12 @@ def cmd_grade(args):
     submission = Path(args.submission)
     cases, config = _cases_and_config(args)
     out = Path(args.out) if args.out else Path("reports") / _report_name(submission)
+    slow = None
     if not args.quiet:
         warn_who_runs_student_code()
+        slow = lambda text: print(f"  {terminal_text(text)}", file=sys.stderr, flush=True)  # noqa: E731
     try:
-        result = grade(submission, cases, config_path=config, results_dir=out)
+        result = grade(submission, cases, config_path=config, results_dir=out, slow=slow)
         from .outputs import summary_table, write_outputs  # (loaded by grade() already)
         results, report = write_outputs(result, out)
     except (UserError, KeyboardInterrupt):
@@ -151,7 +153,11 @@ def cmd_release(args):
     out, files = build_release(args.assignment, args.out)
     cases = sum(1 for name in files if name.endswith(".npz"))
     print(f"wrote {out}: {len(files)} files, {cases} public test cases")
-    print("give it to students: they unzip it, run `pip install -r requirements.txt`, then `pytest`")
+    import zipfile
+    with zipfile.ZipFile(out) as archive:
+        folder = archive.namelist()[0].split("/")[0]
+    print(f"give it to students: they unzip it, and in the folder it makes, {folder}/, run "
+          f"`pip install -r requirements.txt`, then `pytest`")
     return 0
 
 

@@ -233,3 +233,16 @@ def test_grade_and_batch_warn_once_that_student_code_runs_as_you_unless_run_as_r
         status, lines = run(capsys, *argv)
         assert status == 0
         assert [line for line in lines if line.startswith("warning:")] == ([] if root else [warning])
+
+
+@pytest.mark.slow
+def test_grade_names_a_case_while_it_runs_long(capsys, tmp_path):
+    from helpers import cases_with_settings, edit_submission
+    cases = cases_with_settings(tmp_path / "limits", case_timeout=3.5)
+    submission = write_solution(tmp_path / "looper")
+    edit_submission(submission, "layers.py", "    out = np.where(x > 0, x, negative_slope * x)\n",
+                    "    while True:\n        pass\n")
+    assert main(["grade", str(submission), "--cases", str(cases), "--out", str(tmp_path / "out")]) == 0
+    said = [line for line in capsys.readouterr().err.splitlines() if "still running" in line]
+    assert said == ["  still running after 3 s: leaky_relu_forward [default slope] (the limit per case is 3.5 s)",
+                    "  still running after 3 s: leaky_relu_forward [slope 0.25] (the limit per case is 3.5 s)"]
