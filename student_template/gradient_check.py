@@ -11,7 +11,7 @@ centred-difference estimate, and says what the difference means:
     dout = np.random.randn(*out.shape)      # a random upstream gradient, not all ones
     dx, dw, db = conv_backward(dout, cache)
     check_gradient("dx", lambda x: conv_forward(x, w, b, conv_param)[0], x, dx, dout)
-    # dx: correct (relative error 3.7e-09; a correct gradient stays below 1e-06)
+    # dx: correct (relative error 3.7e-9; a correct gradient stays below 1e-6)
 
 For a loss (a function that returns one number), leave out dout:
 
@@ -205,5 +205,5 @@ def _at_kink(total, x, ix, h, yours, largest):
 
 def _say(verbose, verdict, message):
     if verbose:
-        print(message)
+        print(message.replace("e-0", "e-"))   # 1e-6, as the docstring writes it, not 1e-06
     return verdict

@@ -275,6 +275,16 @@ def test_readme_says_what_to_implement_how_to_test_what_to_submit_and_the_tie_ru
     assert 'This assignment\'s rule is "all": every tied maximum receives the' in readme
 
 
+def test_readme_states_the_gradient_checkers_bands_as_gradient_check_defines_them(release):
+    from reference.gradient_check import CORRECT_BELOW, WRONG_ABOVE
+    _, files = release
+    checking = files["README.md"].decode().split("## Checking your gradients", 1)[1].split("\n## ", 1)[0]
+    assert "from gradient_check import check_gradient" in checking
+    bands = " ".join(checking.split())
+    assert (f"stays below a relative error of {CORRECT_BELOW:.0e}, a wrong one is above {WRONG_ABOVE:.0e}"
+            .replace("e-0", "e-")) in bands
+
+
 # The student's pytest run ---------------------------------------------------------------
 
 @pytest.mark.slow

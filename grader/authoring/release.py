@@ -155,6 +155,7 @@ def render_readme(manifest, templates):
         tie_text=tie_rule_text(templates) if ties else "", functions=functions,
         student_files=student_files, student_files_text=_listed(student_files), extra_files=_listed(extra),
         extra_count=len(extra), uses=uses, total_points=assignment["total_points"],
+        **_gradient_checker(templates, extra),
         example_test=(f"{_test_name(example['function'])}[{example['label']}]" if example else ""),
         example_k=_test_name(example["function"])[len("test_"):] if example else "",
         public_points=round(sum(case["points"] for case in manifest["cases"]), 2),
@@ -170,6 +171,17 @@ def _listed(files):
 def _test_name(function):
     """As test_public_cases.py names a function's test: 'Net.__init__' -> 'test_Net_init'."""
     return "test_" + function.replace(".__init__", ".init").replace(".", "_")
+
+
+def _gradient_checker(templates, extra):
+    """The file of the template with check_gradient, and its bands, as the README states them."""
+    import re
+    for name in extra:
+        bands = dict(re.findall(r"^(CORRECT_BELOW|WRONG_ABOVE) = (\S+)", templates[name], re.MULTILINE))
+        if "def check_gradient(" in templates[name] and len(bands) == 2:
+            return {"gradient_checker": name, "correct_below": bands["CORRECT_BELOW"],
+                    "wrong_above": bands["WRONG_ABOVE"]}
+    return {"gradient_checker": ""}
 
 
 def tie_rule_text(templates):
