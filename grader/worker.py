@@ -466,11 +466,35 @@ def deny_syscalls():
     call made through another architecture's numbers (i386's int 0x80 on x86_64, x32). No
     process this one starts can remove it. Returns whether it was installed (Linux, and an
     architecture listed above); needs no_new_privs, set just before."""
-    import ctypes
-    import platform
-    arch = _DENIED_SYSCALLS.get(platform.machine())
-    if arch is None:
+    prepared = _seccomp_program()
+    if prepared is None:
         return False
+    libc, program = prepared
+    return libc.prctl(22, 2, program, 0, 0) == 0  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+
+
+_seccomp, _libcs = [], []
+
+
+def _libc():
+    """The C library, through ctypes, opened once per process (in the zygote, for its children)."""
+    if not _libcs:
+        import ctypes
+        _libcs.append(ctypes.CDLL(None, use_errno=True))
+    return _libcs[0]
+
+
+def _seccomp_program():
+    """(libc, a reference to the filter program) for deny_syscalls, or None where there is no
+    filter for this architecture. Built once per process: the zygote builds it before it
+    forks, so that no worker pays for ctypes types and a dlopen of its own."""
+    if _seccomp:
+        return _seccomp[0]
+    import ctypes
+    arch = _DENIED_SYSCALLS.get(os.uname().machine)
+    if arch is None:
+        _seccomp.append(None)
+        return None
     audit_arch, numbers = arch
     deny, allow = 0x00050000 | 1, 0x7FFF0000  # SECCOMP_RET_ERRNO | EPERM, SECCOMP_RET_ALLOW
     program = [(0x20, 0, 0, 4),                       # load the call's architecture
@@ -492,8 +516,9 @@ def deny_syscalls():
 
     filters = (Filter * len(program))(*[Filter(*instruction) for instruction in program])
     prog = Program(len(program), filters)
-    libc = ctypes.CDLL(None, use_errno=True)
-    return libc.prctl(22, 2, ctypes.byref(prog), 0, 0) == 0  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+    prog._keep = filters   # (the array must live as long as the program that points into it)
+    _seccomp.append((_libc(), ctypes.byref(prog)))
+    return _seccomp[0]
 
 
 def apply_limits(limits):
@@ -506,8 +531,7 @@ def apply_limits(limits):
     import resource
     import signal
     if sys.platform.startswith("linux"):
-        import ctypes
-        ctypes.CDLL(None).prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+        _libc().prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
         deny_syscalls()
     for name, (soft, hard) in limits.items():
         kind = getattr(resource, name, None)
@@ -732,7 +756,10 @@ def zygote(control_fd, uids=(), gids=()):
     # it is refused there as it would be in a fresh worker.
     fresh = set(sys.modules)
     import ctypes  # noqa: F401  (used by the children; loaded once, here)
+    _seccomp_program()  # (and the children's C library and seccomp filter, made once, here)
     import fcntl  # noqa: F401
+    import resource  # noqa: F401
+    import signal  # noqa: F401
     import select  # noqa: F401
     import socket
     control = socket.socket(fileno=control_fd)
@@ -868,7 +895,7 @@ def _private_temporary_folders(sizes):
     ({folder: bytes}), nosuid and nodev, so that nothing carries over from one worker to
     the next. bwrap made everything else read-only when the zygote started."""
     import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
+    libc = _libc()
     ms_nosuid, ms_nodev, ms_rec, ms_private = 2, 4, 1 << 14, 1 << 18
     if libc.unshare(0x00020000) != 0:  # CLONE_NEWNS
         raise OSError(ctypes.get_errno(), "unshare")
@@ -913,8 +940,7 @@ def _become_worker(request, fds, ready, own):
             os.setgid(int(request["gid"]))
             os.setuid(int(request["uid"]))
         if sys.platform.startswith("linux"):  # dumpable again, as after an exec as this user
-            import ctypes
-            ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE
+            _libc().prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE
         os.umask(0o077)
         os.environ.clear()
         os.environ.update({str(k): str(v) for k, v in request["env"].items()})
