@@ -31,7 +31,7 @@ def run(root=DEFAULT_ROOT):
         config = source / "assignment.toml"
         result = grade(root / "submission", source / "test_cases",
                        config_path=config if config.is_file() else None, results_dir=results,
-                       protect=[source])
+                       protect=[source], zygote="hidden")
         name = _student_name(root / "submission_metadata.json")
         if name:
             result.submission = name

@@ -92,7 +92,7 @@ def cmd_grade(args):
         warn_who_runs_student_code()
         slow = lambda text: print(f"  {terminal_text(text)}", file=sys.stderr, flush=True)  # noqa: E731
     try:
-        result = grade(submission, cases, config_path=config, results_dir=out, slow=slow)
+        result = grade(submission, cases, config_path=config, results_dir=out, slow=slow, zygote="hidden")
         from .outputs import summary_table, write_outputs  # (loaded by grade() already)
         results, report = write_outputs(result, out)
     except (UserError, KeyboardInterrupt):

@@ -49,7 +49,9 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
     slow: called with a line of text (still_running's) when a case has run SLOW_CASE_SECONDS,
     and again every SLOW_CASE_SECONDS until it ends; from a thread of its own.
     zygote: fork the worker from a process that loaded NumPy once (see runner.Zygote), as
-    `batch` does; it is kept for this process's later grades.
+    `batch` does; it is kept for this process's later grades. "hidden": only if there are
+    hidden cases, whose fresh worker is then forked from a zygote that loaded beside the
+    first worker, instead of being a second interpreter (`grade` and Gradescope do this).
     manifest: the cases under cases_root as load_manifest read them, with the config checked
     against them by check_config already (batch does both once, not once per submission);
     None reads and checks them now.
@@ -92,7 +94,9 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
                                    fix_permissions=fix_permissions,
                                    sealed=project_folders(manifest.root, config_path) + list(seal))
                 session = WorkerSession(box, (), settings["output_limit_kb"] * 1024,
-                                        settings["import_timeout"], blocked_imports, zygote=zygote)
+                                        settings["import_timeout"], blocked_imports,
+                                        zygote=zygote is True or (zygote == "hidden"
+                                                                  and any(c.hidden for c in manifest.cases)))
             session.watch_forbidden(settings["forbidden_imports"])
             session.launch()
 

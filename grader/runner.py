@@ -33,13 +33,17 @@ class WorkerSession(Session):
     """One submission's worker in the sandbox, restarted as needed. Use as a context manager.
 
     zygote: fork workers from this process's zygote (see Zygote) where one can run,
-    instead of starting an interpreter for each; `batch` does, for its many submissions.
+    instead of starting an interpreter for each; `batch` does, for its many submissions,
+    and `grade` for the hidden cases' worker.
     """
+
+    ZYGOTE_PATIENCE = 2.0
 
     def __init__(self, box, modules=(), output_limit=10 * 1024, import_timeout=20.0,
                  blocked_imports=(), zygote=False):
         super().__init__(box, modules, output_limit, import_timeout, blocked_imports)
         self.zygote = zygote
+        self._launches = 0
         self._mapped_size = None    # the worker's size when its memory map was last read clean
         self._statm = None          # a descriptor of the worker's /proc/PID/statm, once opened
         self._keep = sandboxing.direct_children()
@@ -60,6 +64,7 @@ class WorkerSession(Session):
             self._start(self._fork_from_zygote)
         if self.process is None:
             self._start(self._start_interpreter)
+        self._launches += 1
 
     def _start(self, starter):
         """Call starter(request_r, answer_w, log) with fresh pipes; it returns a process or None.
@@ -91,7 +96,10 @@ class WorkerSession(Session):
     def _fork_from_zygote(self, request_r, answer_w, log):
         """A worker forked by this process's zygote for the box's interpreter, or None."""
         box = self.box
-        zygote = zygote_for(box.python, box.zygote_prefix())
+        # A worker after this session's first (the hidden cases', or one after a crash) waits
+        # for a zygote still loading: it started beside the first worker, and is nearly ready.
+        patience = self.ZYGOTE_PATIENCE if self._launches else 0.0
+        zygote = zygote_for(box.python, box.zygote_prefix(), patience)
         if zygote is None:
             return None
         request = dict(box.fork_request(), blocked=list(self.blocked_imports))
@@ -267,12 +275,14 @@ def _forget_zygotes():
 os.register_at_fork(after_in_child=_forget_zygotes)
 
 
-def zygote_for(python, prefix=()):
+def zygote_for(python, prefix=(), patience=0.0):
     """This process's zygote for the interpreter, once it is ready; else None.
 
     prefix: the command it runs under (bwrap, in namespaces; see Sandbox.zygote_prefix).
     The first call starts it and returns None: that grade's worker starts as usual,
-    while the zygote loads NumPy beside it, for the grades after.
+    while the zygote loads NumPy beside it, for the workers after (the same grade's
+    hidden cases, and later grades). patience: seconds to wait for a zygote still loading,
+    which is far cheaper than starting an interpreter of one's own.
     """
     key = (python, tuple(prefix))
     if key not in _zygotes:
@@ -284,7 +294,7 @@ def zygote_for(python, prefix=()):
             _zygotes[key] = None
         return None
     zygote = _zygotes[key]
-    if zygote is not None and not zygote.ready():
+    if zygote is not None and not zygote.ready(time.monotonic() + patience if patience else 0.0):
         if zygote.process.poll() is None and not zygote.refused:
             return None  # still loading
         discard_zygote(python, prefix)

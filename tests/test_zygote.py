@@ -277,3 +277,17 @@ def test_where_there_are_no_pidfds_batch_grades_with_fresh_workers(cases, tmp_pa
     submission = write_solution(tmp_path / "fine")
     assert [grade(submission, cases, zygote=True).score for _ in range(2)] == [100.0, 100.0]
     assert list(runner._zygotes.values()) == [None]
+
+
+def test_a_single_grade_forks_its_hidden_cases_worker_from_a_zygote_that_loaded_beside_the_first(
+        cases, tmp_path, monkeypatch):
+    """grade and Gradescope (zygote="hidden"): the first worker is an interpreter of its own, and the
+    zygote started beside it serves the hidden cases' fresh worker, instead of a second interpreter."""
+    forget_zygotes()
+    spawned = count_zygote_spawns(monkeypatch)
+    try:
+        result = grade(write_solution(tmp_path / "s"), cases, zygote="hidden")
+        assert result.score == 100 and any(c.case.hidden for c in result.cases)
+        assert len(spawned) == 1
+    finally:
+        forget_zygotes()
