@@ -453,3 +453,23 @@ def test_the_wheel_holds_the_grader_and_no_assignment_code(tmp_path):
     wheel = next(tmp_path.glob("*.whl"))
     tops = {Path(name).parts[0] for name in zipfile.ZipFile(wheel).namelist()}
     assert "grader" in tops and not {"reference", "spec", "test_cases", "student_template"} & tops
+
+
+def test_a_case_made_hidden_leaves_no_stale_public_file_and_is_listed_as_hidden(tmp_path, capsys):
+    from grader.cli import main
+    folder = copy_assignment(tmp_path)
+    config = folder / "assignment.toml"
+    config.write_text(config.read_text().replace('hidden = [\n', 'hidden = [\n    "conv_forward/stride-1-pad-1",\n', 1))
+    public = folder / "test_cases" / "public" / "conv_forward--stride-1-pad-1.npz"
+    assert public.is_file()
+    assert main(["generate", "--assignment", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert ("removed 1 file(s) the assignment no longer generates:\n"
+            "  test_cases/public/conv_forward--stride-1-pad-1.npz\n") in out
+    assert not public.exists() and (folder / "test_cases" / "hidden" / "conv_forward--stride-1-pad-1.npz").is_file()
+    assert main(["generate", "--check", "--assignment", str(folder)]) == 0
+    assert main(["package", "--assignment", str(folder), "--out", str(tmp_path / "autograder.zip")]) == 0
+    capsys.readouterr()
+    assert main(["generate", "--list", "--assignment", str(folder)]) == 0
+    listed = {line.split()[0]: line.rstrip().endswith("(hidden)") for line in capsys.readouterr().out.splitlines()}
+    assert listed["conv_forward/stride-1-pad-1"] is True and listed["conv_forward/stride-2-pad-1"] is False

@@ -298,7 +298,8 @@ def test_the_batch_command_shows_progress_and_a_summary(klass, cases, tmp_path):
     small.mkdir()
     shutil.copytree(klass / "alice", small / "alice")
     shutil.copy(klass / "carol.zip", small / "carol.zip")
-    finished = subprocess.run([sys.executable, "-m", "grader", "batch", "--assignment", str(FIXTURE), str(small), "--out", str(tmp_path / "out"),
+    finished = subprocess.run([sys.executable, "-m", "grader", "batch", "--assignment", str(FIXTURE), str(small),
+                               "--out", str(tmp_path / "out"),
                                "--jobs", "2", "--cases", str(cases)], cwd=ROOT, capture_output=True, text=True)
     assert finished.returncode == 0, finished.stderr
     assert "[1/2]" in finished.stderr and "[2/2]" in finished.stderr and "left" in finished.stderr
@@ -359,7 +360,8 @@ def test_each_grading_process_keeps_to_a_core_no_other_has(cases, start_method):
 
 
 def test_no_submissions_is_a_clear_error(tmp_path):
-    finished = subprocess.run([sys.executable, "-m", "grader", "batch", "--assignment", str(FIXTURE), str(tmp_path)], cwd=ROOT,
+    finished = subprocess.run([sys.executable, "-m", "grader", "batch", "--assignment", str(FIXTURE), str(tmp_path)],
+                              cwd=ROOT,
                               capture_output=True, text=True)
     assert finished.returncode == 2
     assert "no submissions found" in finished.stderr
@@ -422,7 +424,8 @@ def test_a_damaged_export_zip_is_a_one_line_error_naming_the_zip_and_the_file(tm
     export = export_zip(tmp_path / "export.zip", write_solution(tmp_path / "solution"), compression)
     member = "assignment_77_export/submission_101/layers.py"
     overwrite_member_data(export, member, change)
-    finished = subprocess.run([sys.executable, "-m", "grader", "batch", "--assignment", str(FIXTURE), str(export), "--out", str(tmp_path / "out")],
+    finished = subprocess.run([sys.executable, "-m", "grader", "batch", "--assignment", str(FIXTURE), str(export),
+                               "--out", str(tmp_path / "out")],
                               cwd=ROOT, capture_output=True, text=True)
     assert finished.returncode == 2
     assert finished.stderr.startswith(f"error: {export}: {member} is corrupt in the .zip ({problem}")
@@ -479,7 +482,8 @@ def test_the_batch_command_warns_about_unreadable_metadata_and_grades_everyone(t
     metadata = EXPORT_METADATA.replace("Ada", "Ad\u00e0").encode("latin-1")
     export = export_zip(tmp_path / "export.zip", write_solution(tmp_path / "solution"), metadata=metadata)
     out = tmp_path / "out"
-    finished = subprocess.run([sys.executable, "-m", "grader", "batch", "--assignment", str(FIXTURE), str(export), "--out", str(out),
+    finished = subprocess.run([sys.executable, "-m", "grader", "batch", "--assignment", str(FIXTURE), str(export),
+                               "--out", str(out),
                                "--cases", str(cases)], cwd=ROOT, capture_output=True, text=True)
     assert finished.returncode == 0, finished.stderr
     assert finished.stderr.count("submission_metadata.yml, line 4: not UTF-8 text (byte 0xe0); grading every "

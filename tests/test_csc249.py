@@ -119,7 +119,8 @@ def test_a_mistake_costs_points_on_its_own_class_only_and_its_feedback_names_it(
 
 def test_the_relu_gradient_at_zero_is_named_once_relu_is_graded(tmp_path):
     text = (ROOT / "tests" / "fixtures" / "csc249.toml").read_text().replace(
-        "total_points = 70", "total_points = 74").replace('[points]\n', '[points]\n"ReLU.forward" = 2\n"ReLU.backward" = 2\n')
+        "total_points = 70", "total_points = 74").replace('[points]\n',
+                                                          '[points]\n"ReLU.forward" = 2\n"ReLU.backward" = 2\n')
     folder = make_assignment(tmp_path / "with-relu", text, source=CSC249_SOURCE)
     solution = write_csc249_solution(tmp_path / "s")
     path = solution / "layer.py"

@@ -72,7 +72,8 @@ def test_cases_left_when_the_time_budget_runs_out_are_recorded_as_not_run(tmp_pa
     ("return [[0.0]], x", "out is a list ([[0.0]]); expected a NumPy array"),
     ("return np.array([object()] * 18).reshape(x.shape), x", "out is an array of dtype object; expected a NumPy array"),
     ("return np.zeros_like(x)", "relu_forward's return value must be a tuple (out, cache); got ndarray"),
-    ("return np.zeros_like(x), x, 1", "relu_forward's return value must be a tuple (out, cache); got a tuple of length 3"),
+    ("return np.zeros_like(x), x, 1",
+     "relu_forward's return value must be a tuple (out, cache); got a tuple of length 3"),
     ("return np.zeros(3), x", "out has shape (3,); expected (3, 6)"),
     ("return None, x", "out is None"),
     ("return np.zeros_like(x) + 1j, x", "out has complex dtype complex128; expected real float64 values"),
@@ -229,7 +230,8 @@ def test_an_output_folder_that_cannot_be_created_is_a_one_line_error(tmp_path):
     import sys
     blocker = tmp_path / "file"
     blocker.write_text("")
-    finished = subprocess.run([sys.executable, "-m", "grader", "grade", "--assignment", str(FIXTURE), str(write_solution(tmp_path / "s")),
+    finished = subprocess.run([sys.executable, "-m", "grader", "grade", "--assignment", str(FIXTURE),
+                               str(write_solution(tmp_path / "s")),
                                "--out", str(blocker / "out")], cwd=ROOT, capture_output=True, text=True)
     assert finished.returncode == 2
     assert finished.stderr == (f"error: cannot create the output folder {blocker / 'out'}: {blocker} is a file, "
@@ -244,7 +246,8 @@ def test_python_m_grader_prints_its_whole_summary_through_a_pipe_before_it_exits
     import sys
     out = tmp_path / "out"
     buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
-    finished = subprocess.run([sys.executable, "-m", "grader", "grade", "--assignment", str(FIXTURE), str(write_solution(tmp_path / "s")),
+    finished = subprocess.run([sys.executable, "-m", "grader", "grade", "--assignment", str(FIXTURE),
+                               str(write_solution(tmp_path / "s")),
                                "--out", str(out)], cwd=ROOT, capture_output=True, text=True, env=buffered)
     assert finished.returncode == 0, finished.stderr
     lines = finished.stdout.splitlines()
@@ -295,7 +298,8 @@ def test_a_config_changed_since_the_cases_were_generated_stops_grading_with_advi
     shutil.copytree(CASES, tmp_path / "test_cases")
     config = tmp_path / "assignment.toml"
     config.write_text((FIXTURE / "assignment.toml").read_text().replace('tie_rule = "all"', 'tie_rule = "first"'))
-    finished = subprocess.run([sys.executable, "-m", "grader", "grade", "--assignment", str(FIXTURE), str(write_solution(tmp_path / "s")),
+    finished = subprocess.run([sys.executable, "-m", "grader", "grade", "--assignment", str(FIXTURE),
+                               str(write_solution(tmp_path / "s")),
                                "--cases", str(tmp_path / "test_cases"), "--out", str(tmp_path / "out")],
                               cwd=ROOT, capture_output=True, text=True)
     assert finished.returncode == 2

@@ -593,7 +593,8 @@ def test_a_results_json_written_by_student_code_is_replaced_by_the_graders(tmp_p
         os.chmod(out, 0o777)
         # A copy of the cases: as a normal user, the planting code could write into them.
         cases = cases_with_settings(shared / "copy")
-        run = subprocess.run([sys.executable, "-m", "grader", "grade", "--assignment", str(FIXTURE), str(submission), "--out", str(out),
+        run = subprocess.run([sys.executable, "-m", "grader", "grade", "--assignment", str(FIXTURE), str(submission),
+                              "--out", str(out),
                               "--cases", str(cases), "--quiet"], cwd=ROOT, capture_output=True, text=True,
                              timeout=120)
         assert run.returncode == 0, run.stderr

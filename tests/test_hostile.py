@@ -25,7 +25,8 @@ import pytest
 
 from grader.engine import grade
 from grader.outputs import write_outputs
-from helpers import (CASES, FIXTURE, MANIFEST, ROOT, autograder_tree, build_package, cases_with_settings, count_zygote_spawns,
+from helpers import (CASES, FIXTURE, MANIFEST, ROOT, autograder_tree, build_package, cases_with_settings,
+                     count_zygote_spawns,
                      forget_zygotes, load_results, points_of, processes_with, ready_zygote, run_autograder, write_solution)
 
 ROOT_MODE = os.geteuid() == 0
@@ -306,7 +307,8 @@ def test_an_output_folder_owned_by_the_sandbox_user_is_refused(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     os.chown(out, uid, gid)
-    finished = subprocess.run([sys.executable, "-m", "grader", "grade", "--assignment", str(FIXTURE), str(template(tmp_path)), "--out",
+    finished = subprocess.run([sys.executable, "-m", "grader", "grade", "--assignment", str(FIXTURE),
+                               str(template(tmp_path)), "--out",
                                str(out)], cwd=ROOT, capture_output=True, text=True)
     assert finished.returncode == 2
     assert finished.stderr == (f"error: refusing to grade into {out}: {out} belongs to the sandbox user "
@@ -358,7 +360,8 @@ def test_a_results_json_forged_into_the_local_output_folder_is_replaced(tmp_path
     forger = FORGER.replace('("/autograder", TREE, _os.getcwd(), _os.path.dirname(_os.getcwd()))',
                             f'({str(out)!r},)')
     submission = template(tmp_path, forger)
-    finished = subprocess.run([sys.executable, "-m", "grader", "grade", "--assignment", str(FIXTURE), str(submission), "--out", str(out),
+    finished = subprocess.run([sys.executable, "-m", "grader", "grade", "--assignment", str(FIXTURE),
+                               str(submission), "--out", str(out),
                                "--quiet"], cwd=ROOT, capture_output=True, text=True)
     assert finished.returncode == 0, finished.stderr
     assert load_results(out / "results.json")["score"] == 0
@@ -680,7 +683,8 @@ def conv_forward(x, w, b, conv_param):
 '''
 
 
-def test_a_worker_that_stops_reading_its_requests_costs_the_next_case_a_timeout_not_a_hang(graded, fast_cases, tmp_path):
+def test_a_worker_that_stops_reading_its_requests_costs_the_next_case_a_timeout_not_a_hang(graded, fast_cases,
+                                                                                           tmp_path):
     visible = sum(1 for c in MANIFEST["cases"] if c["function"] == "conv_forward" and c["visibility"] == "public")
     result, data = graded(solution(tmp_path, STALLER.replace("VISIBLE", str(visible))), fast_cases, tmp_path)
     conv = [c.case.function for c in result.cases].index("conv_forward")
@@ -814,7 +818,8 @@ def test_an_output_folder_inside_a_folder_anyone_may_change_is_refused(tmp_path)
     base = Path(tempfile.mkdtemp(prefix="bpg-open-", dir="/tmp"))
     os.chmod(base, 0o777)  # not sticky: the sandbox user could rename the output folder away
     try:
-        finished = subprocess.run([sys.executable, "-m", "grader", "grade", "--assignment", str(FIXTURE), str(template(tmp_path)), "--out",
+        finished = subprocess.run([sys.executable, "-m", "grader", "grade", "--assignment", str(FIXTURE),
+                                   str(template(tmp_path)), "--out",
                                    str(base / "out")], cwd=ROOT, capture_output=True, text=True)
         assert finished.returncode == 2
         assert finished.stderr == (f"error: refusing to grade into {base / 'out'}: the sandbox user "
@@ -838,7 +843,8 @@ def test_a_package_left_in_a_shared_working_folder_is_never_imported_by_the_grad
     for path in (planted, planted / "__init__.py"):
         os.chown(path, uid, gid)
     try:
-        finished = subprocess.run([sys.executable, "-m", "grader", "grade", "--assignment", str(FIXTURE), str(write_solution(tmp_path / "s")),
+        finished = subprocess.run([sys.executable, "-m", "grader", "grade", "--assignment", str(FIXTURE),
+                                   str(write_solution(tmp_path / "s")),
                                    "--cases", str(CASES), "--out", str(tmp_path / "out")],
                                   cwd=shared, capture_output=True, text=True)
         assert finished.returncode == 0, finished.stderr

@@ -20,7 +20,8 @@ import pytest
 from grader.authoring.package import runtime_files
 from grader.authoring.release import NOT_SHIPPED, build_release, release_folder
 from grader.engine import grade
-from helpers import (CASES, FIXTURE, ROOT, autograder_tree, build_package, edit_submission, load_results, run_autograder,
+from helpers import (CASES, FIXTURE, ROOT, autograder_tree, build_package, edit_submission, load_results,
+                     run_autograder,
                      stale_project, write_solution)
 
 MANIFEST = json.loads((CASES / "manifest.json").read_text(encoding="utf-8"))
@@ -228,7 +229,8 @@ def test_release_refuses_stale_generated_files(tmp_path):
 
 def test_release_command_writes_the_zip(tmp_path):
     out = tmp_path / "students.zip"
-    result = subprocess.run([sys.executable, "-m", "grader", "release", "--assignment", str(FIXTURE), "--out", str(out)], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "grader", "release", "--assignment", str(FIXTURE), "--out",
+                             str(out)], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert f"{len(PUBLIC)} public test cases" in result.stdout
@@ -375,7 +377,8 @@ def test_student_points_equal_grade_and_gradescope_on_the_public_cases(tie_bug, 
 def test_interface_problems_come_first_and_name_the_fix(release, venv, tmp_path):
     folder = unpack(release[0], tmp_path / "release")
     write_solution(folder)
-    edit_submission(folder, "layers.py", "def conv_forward(x, w, b, conv_param):", "def conv_forward(x, w, b, stride, pad):")
+    edit_submission(folder, "layers.py", "def conv_forward(x, w, b, conv_param):",
+                    "def conv_forward(x, w, b, stride, pad):")
     edit_submission(folder, "fc_net.py", "def loss(self, X, y=None):", "def loss(self, X, y=None)")
     run = run_student(venv, folder)
     assert run.returncode == 1
@@ -538,7 +541,8 @@ def test_without_linux_own_facilities_a_correct_solution_passes_every_public_cas
     run = run_student(venv, folder, "--report", prefix=not_linux)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr
     assert_no_internal_errors(run)
-    assert outcome_lines(run.stdout) == {"test_interface": "PASSED", **{case_test_id(case): "PASSED" for case in PUBLIC}}
+    assert outcome_lines(run.stdout) == {"test_interface": "PASSED",
+                                         **{case_test_id(case): "PASSED" for case in PUBLIC}}
     assert (folder / "reports" / "report.html").is_file()
 
 
