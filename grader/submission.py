@@ -46,7 +46,7 @@ MAX_FOLDERS = 5   # how far below the top of the submission the required files a
 # What systems and browsers add to a file's name when a copy of it is made: "layers (1).py" (browsers,
 # Windows), "layers-2.py", "layers_2.py", "layers 2.py", "layers copy.py" and "layers copy 2.py" (macOS),
 # "layers - Copy.py" and "layers - Copy (2).py" (Windows).
-COPY_SUFFIX = re.compile(r"(?:\s*\(\d+\)|[-_ ]\d+|\s*(?:-\s*)?copy(?:\s*\(?\d+\)?)?)", re.IGNORECASE)
+COPY_SUFFIX = re.compile(r"(?:\s*\(\d+\)|[-_ ]\d+|(?:[\s_]+|\s*-\s*)copy(?:\s*\(?\d+\)?)?)", re.IGNORECASE)
 EXACT, OTHER_CASE, COPY = range(3)   # how a file's name matches a required one, best first
 # What reading a damaged or unsupported zip raises, besides BadZipFile (which covers bad CRCs):
 # a damaged deflate, bzip2 or lzma stream, data that ends early, offsets that point nowhere,
@@ -93,33 +93,30 @@ def _listed(files, conjunction="and"):
 
 
 def locate(name, entries, required):
-    """Pick the folder holding the required files out of {relative posix path: bytes}."""
+    """Pick the folder holding the required files out of {relative posix path: bytes}.
+
+    The folder is the one holding the most of them (then the best names, then the shallowest):
+    a course folder zipped whole, with an old template above the real work, grades the work.
+    A required file found only elsewhere is graded beside the others, since they import each other.
+    """
     required = tuple(required)
     entries = {p: data for p, data in entries.items() if not _ignored(p)}
-    found, how = {}, {}
     problems, notes = {}, []
+    candidates = {}   # needed -> [(match, depth, path)] within reach
     for needed in required:
         named = [(match, len(PurePosixPath(p).parts), p) for p in entries
                  if (match := _match(PurePosixPath(p).name, needed, required)) is not None]
-        candidates = [c for c in named if c[1] <= MAX_FOLDERS + 1]
-        if not candidates:
+        candidates[needed] = [c for c in named if c[1] <= MAX_FOLDERS + 1]
+        if not candidates[needed]:
             problems[needed[:-3]] = _missing(needed, sorted(p for _, _, p in named), entries)
-            continue
-        best = min(candidates)[:2]
-        tied = sorted(p for match, depth, p in candidates if (match, depth) == best)
-        if len(tied) > 1:
-            problems[needed[:-3]] = (f"found {len(tied)} files named {_listed(tied, 'or')}, which could each "
-                                     f"be {needed}; submit exactly one")
-            continue
-        found[needed], how[needed] = tied[0], best[0]
-    roots = {str(PurePosixPath(p).parent) for p in found.values()}
-    first = next((found[needed] for needed in required if needed in found), "x")
-    root = str(PurePosixPath(first).parent)
-    anchor = next((needed for needed in required if needed in found), required[0])
+    root, found = _pick_folder(required, candidates, problems)
+    how = {needed: next(m for m, _, p in candidates[needed] if p == path) for needed, path in found.items()}
+    anchor = next((needed for needed in required if needed in found and _parent(found[needed]) == root),
+                  required[0])
     files = {}
     for p, data in entries.items():
         relative = _relative(p, root)
-        if relative is not None and p not in {found[n] for n in found if how[n] != EXACT}:
+        if relative is not None and p not in found.values():
             files[relative] = data
     modules = {}
     for needed in required:
@@ -128,24 +125,59 @@ def locate(name, entries, required):
             modules[module] = None
             continue
         path = found[needed]
-        relative = _relative(str(PurePosixPath(path).with_name(needed)), root)
-        if relative is None:  # it lives in another folder than the first file
-            relative = needed
+        if _parent(path) != root:
             notes.append(f"{path} is not in the same folder as {anchor}; graded "
                          f"next to it, since the files import each other")
-        files[relative] = entries[path]
-        modules[module] = relative
+        files[needed] = entries[path]
+        modules[module] = needed
         if how[needed] == OTHER_CASE:
             notes.append(f"graded {path} as {needed}: no file is named exactly {needed}, and this "
                          f"name differs from it only in upper and lower case (Python imports need the exact name)")
         elif how[needed] == COPY:
             notes.append(f"graded {path} as {needed}: no file is named {needed}, and this name is "
                          f"{needed} with the suffix a browser or operating system adds to a copy")
+        others = sorted(p for _, _, p in candidates[needed] if p != path and _parent(p) == _parent(path))
+        if others:
+            notes.append(f"graded {path}, not {_listed(others, 'or')} beside it: rename the one you mean to "
+                         f"{needed} and remove the others")
     if root not in (".", "") and found:
         notes.append(f"the files were found inside the folder {root}/")
-    if len(roots) > 1 and not any("is not in the same folder" in note for note in notes):
-        notes.append(f"{_listed(list(found))} were found in different folders")
     return Submission(name, files, modules, problems, notes)
+
+
+def _parent(path):
+    return str(PurePosixPath(path).parent)
+
+
+def _pick_folder(required, candidates, problems):
+    """(the folder to grade, {needed: the path graded as it}); ambiguities go into problems."""
+    folders = {_parent(p) for found in candidates.values() for _, _, p in found}
+
+    def rank(folder):
+        tiers = [min((m for m, _, p in candidates[n] if _parent(p) == folder), default=None) for n in required]
+        present = [t for t in tiers if t is not None]
+        return -len(present), sum(present), 0 if folder == "." else len(PurePosixPath(folder).parts)
+    ranked = sorted(folders, key=lambda folder: (rank(folder), folder))
+    best = [folder for folder in ranked if rank(folder) == rank(ranked[0])] if ranked else []
+    found = {}
+    for needed in required:
+        pool = candidates[needed]
+        if len(best) == 1:
+            inside = [c for c in pool if _parent(c[2]) == best[0]]
+            pool = inside or pool
+        if not pool:
+            continue
+        top = min(pool)[:2]
+        tied = sorted(p for match, depth, p in pool if (match, depth) == top)
+        if len(tied) > 1:
+            problems[needed[:-3]] = (f"found {len(tied)} files named {_listed(tied, 'or')}, which could each "
+                                     f"be {needed}; submit exactly one")
+            continue
+        found[needed] = tied[0]
+    if len(best) == 1:
+        return best[0], found
+    first = next((found[needed] for needed in required if needed in found), None)
+    return (_parent(first) if first else "."), found
 
 
 def _match(filename, needed, required):

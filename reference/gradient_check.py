@@ -98,9 +98,9 @@ def eval_numerical_gradient(f, x, h=1e-5):
         ix = it.multi_index
         old = x[ix]
         x[ix] = old + h
-        pos = float(f(x))
+        pos = _number(f(x))
         x[ix] = old - h
-        neg = float(f(x))
+        neg = _number(f(x))
         x[ix] = old
         grad[ix] = (pos - neg) / (2 * h)
         it.iternext()
@@ -149,23 +149,39 @@ def check_gradient(name, f, x, analytic, dout=None, h=1e-5, verbose=True):
 
     Returns:
     - verdict: "correct", "imprecise" or "wrong"
+
+    Raises ValueError when the check cannot be trusted: x not a float64 array (a step of
+    h = 1e-5 is lost in float32 and in integers), f computing in float32, or f returning
+    more than one number without a dout.
     """
+    if not isinstance(x, np.ndarray) or x.dtype != np.float64:
+        raise ValueError(f"{name}: check_gradient needs x as a float64 array, not "
+                         f"{getattr(x, 'dtype', type(x).__name__)}: a step of h = {h:g} is lost in float32 and "
+                         f"in integers. Pass x.astype(np.float64), and make the other arrays f uses float64 too")
+    value = np.asarray(f(x))
+    if value.dtype.kind == "f" and value.dtype.itemsize < 8:
+        raise ValueError(f"{name}: f returns {value.dtype} values: a step of h = {h:g} is lost in them. Make "
+                         f"every array f uses float64")
+    if dout is None and value.size != 1:
+        raise ValueError(f"{name}: f returns an array of shape {value.shape}: without dout, f must return one "
+                         f"number (a loss); for an array, give dout, the upstream gradient")
     analytic = np.asarray(analytic, dtype=np.float64)
     if analytic.shape != np.shape(x):
         return _say(verbose, "wrong", f"{name}: wrong: it has shape {analytic.shape}; expected {np.shape(x)}, "
                                       f"the shape of the input")
     if dout is None:
         numeric = eval_numerical_gradient(f, x, h)
-        total = lambda: float(f(x))
-        size = abs(total())
+        total = lambda: _number(f(x))
+        # (rounding comes from the numbers the loss is computed from, such as large scores, too)
+        size = max(abs(total()), float(np.abs(x).max(initial=0.0)))
     else:
         numeric = eval_numerical_gradient_array(f, x, dout, h)
         total = lambda: float(np.sum(np.array(f(x), dtype=np.float64) * dout))
         size = float(np.sum(np.abs(np.array(f(x), dtype=np.float64) * dout)))
     errors = gradient_error(analytic, numeric, size, h)
     largest = max(np.abs(numeric).max(initial=0.0), np.abs(analytic).max(initial=0.0))
-    kinks = [ix for ix in zip(*np.nonzero(errors > CORRECT_BELOW))
-             if _at_kink(total, x, ix, h, analytic[ix], largest)]
+    kinks = [ix for ix in np.ndindex(errors.shape)
+             if errors[ix] > CORRECT_BELOW and _at_kink(total, x, ix, h, analytic[ix], largest)]
     for ix in kinks:
         errors[ix] = 0.0
     note = (f"; {len(kinks)} of {errors.size} elements were left out: they sit within h of a kink (a ReLU "
@@ -201,6 +217,11 @@ def _at_kink(total, x, ix, h, yours, largest):
     jump = abs(up - down)
     margin = 1e-2 * jump
     return jump > 1e-4 * largest and min(up, down) - margin <= yours <= max(up, down) + margin
+
+
+def _number(value):
+    """One number, whether f returned a float, a 0-d array or an array of one element."""
+    return float(np.asarray(value, dtype=np.float64).reshape(()))
 
 
 def _say(verbose, verdict, message):

@@ -191,3 +191,43 @@ def test_the_check_restores_its_input():
     check_gradient("dx", lambda x: conv_forward(x, w, b, param)[0], x, conv_backward(dout, cache)[0], dout,
                    verbose=False)
     assert np.array_equal(x, before)
+
+
+@pytest.mark.parametrize("x, problem", [
+    (np.array([[1, 2], [3, 4]]), "not int64"), (np.array([[1, 2], [3, 4]], dtype=np.float32), "not float32")])
+def test_an_input_that_cannot_take_the_step_is_refused_not_passed(x, problem):
+    """An integer x turns x + h into x + 0 or x - 1: every element would look like a kink and any
+    gradient would pass. float32 loses most of the step. Both are refused with the fix."""
+    with pytest.raises(ValueError) as raised:
+        check_gradient("x", lambda x: float(np.sum(x.astype(np.float64) ** 2)), x, np.zeros(x.shape))
+    assert str(raised.value) == (f"x: check_gradient needs x as a float64 array, {problem}: a step of h = 1e-05 is "
+                                 f"lost in float32 and in integers. Pass x.astype(np.float64), and make the other "
+                                 f"arrays f uses float64 too")
+
+
+def test_a_function_that_computes_in_float32_is_refused():
+    x = np.linspace(-1.0, 1.0, 6).reshape(2, 3)
+    with pytest.raises(ValueError, match=r"^dx: f returns float32 values: a step of h = 1e-05 is lost in them"):
+        check_gradient("dx", lambda x: relu_forward(x.astype(np.float32))[0], x, np.ones((2, 3)), np.ones((2, 3)))
+
+
+def test_a_loss_checked_without_dout_must_be_one_number():
+    x = np.array([0.5, -0.25, 1.5])
+    with pytest.raises(ValueError, match=r"^x: f returns an array of shape \(3,\): without dout, f must return one "):
+        check_gradient("x", lambda x: x ** 2, x, 2 * x)
+
+
+@pytest.mark.parametrize("x", [np.array(0.7), np.array([0.7])], ids=["0-d", "one element"])
+def test_a_single_number_is_checked_whatever_its_shape(x):
+    assert check_gradient("x", lambda x: x ** 3, x, 3 * x ** 2, verbose=False) == "correct"
+    assert check_gradient("x", lambda x: x ** 3, x, 2 * x ** 2, verbose=False) == "wrong"
+
+
+def test_a_confident_softmax_whose_gradient_is_tiny_is_correct():
+    """Scores of 20 at the labels: the other classes' gradients are near 1e-9, where rounding in the
+    numerical gradient (from the scores' size, not the tiny loss's) swamps them."""
+    labels = np.array([0, 1, 2])
+    scores = np.zeros((3, 4))
+    scores[np.arange(3), labels] = 20.0
+    assert check_gradient("dx", lambda s: softmax_loss(s, labels)[0], scores, softmax_loss(scores, labels)[1],
+                          verbose=False) == "correct"

@@ -155,7 +155,9 @@ def test_the_exact_name_wins_over_a_copy_and_another_required_name_is_never_a_co
     (tmp_path / "Layers.py").write_text("broken(")
     submission = load_submission(tmp_path, FILES)
     assert submission.files["layers.py"] == (tmp_path / "layers.py").read_bytes()
-    assert submission.notes == [] and not submission.problems
+    assert not submission.problems
+    assert submission.notes == ["graded layers.py, not Layers.py or layers (1).py beside it: rename the one you "
+                                "mean to layers.py and remove the others"]
     # "layers_2.py" is not a copy of layers.py when the assignment requires a file of that name
     (tmp_path / "layers.py").unlink()
     (tmp_path / "Layers.py").unlink()
@@ -197,3 +199,36 @@ def test_grade_scores_renamed_files_in_full_and_says_on_the_terminal_which_it_us
         "  note: " + CASE_NOTE.format(path="a/b/c/hw/FC_net.py", needed="fc_net.py"),
         "  note: the files were found inside the folder a/b/c/hw/"]
     assert lines[-4] == "total                       100 / 100"
+
+
+def test_the_folder_holding_every_required_file_is_graded_not_an_old_copy_above_it(tmp_path):
+    """A course folder zipped whole: an old template at the top, the work two folders down."""
+    write_solution(tmp_path / "cs231n" / "assignment2")
+    (tmp_path / "cs231n" / "layers.py").write_text((ROOT / "student_template" / "layers.py").read_text())
+    (tmp_path / "fc_net.py").write_text("raise SystemExit('old')\n")
+    submission = load_submission(tmp_path, FILES)
+    assert not submission.problems
+    assert submission.modules == {"layers": "layers.py", "fc_net": "fc_net.py"}
+    assert submission.files["layers.py"] == (tmp_path / "cs231n" / "assignment2" / "layers.py").read_bytes()
+    assert submission.files["fc_net.py"] == (tmp_path / "cs231n" / "assignment2" / "fc_net.py").read_bytes()
+    assert submission.notes == ["the files were found inside the folder cs231n/assignment2/"]
+
+
+def test_a_required_file_below_the_others_is_graded_beside_them_where_it_can_be_imported(tmp_path, capsys):
+    from grader.cli import main
+    folder = write_solution(tmp_path / "mine")
+    (folder / "hw").mkdir()
+    (folder / "fc_net.py").rename(folder / "hw" / "fc_net.py")
+    submission = load_submission(folder, FILES)
+    assert submission.modules == {"layers": "layers.py", "fc_net": "fc_net.py"}
+    assert submission.notes == ["hw/fc_net.py is not in the same folder as layers.py; graded next to it, since "
+                                "the files import each other"]
+    assert main(["grade", str(folder), "--assignment", str(FIXTURE), "--out", str(tmp_path / "out")]) == 0
+    assert capsys.readouterr().out.splitlines()[-4] == "total                       100 / 100"
+
+
+@pytest.mark.parametrize("name", ["layerscopy.py", "layers_v2.py", "layers_utils.py", "mylayers.py"])
+def test_names_that_are_not_a_copy_of_a_required_file_do_not_stand_in_for_it(tmp_path, name):
+    write_solution(tmp_path)
+    (tmp_path / "layers.py").rename(tmp_path / name)
+    assert load_submission(tmp_path, FILES).modules["layers"] is None

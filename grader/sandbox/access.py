@@ -79,6 +79,8 @@ def secure(sandbox, protected_read, protected_write, sealed, fix_permissions, sa
     opened = [folder for folder in sealed if folder in exposed]
     for folder in opened:
         mode = stat.S_IMODE(os.stat(folder).st_mode)
+        if not mode & 0o007:
+            continue  # another job of the same batch closed it meanwhile, and said so
         _notice(sandbox, f"other users' access to {folder}, so that the sandbox user {sandbox.user!r} cannot "
                          f"reach the reference solution, test cases or reports in it "
                          f"(chmod {mode:o} to {mode & ~0o007:o}; `chmod o+rx {folder}` gives it back)")
