@@ -157,8 +157,9 @@ def _pick_folder(required, candidates, problems):
         tiers = [min((m for m, _, p in candidates[n] if _parent(p) == folder), default=None) for n in required]
         present = [t for t in tiers if t is not None]
         return -len(present), sum(present), 0 if folder == "." else len(PurePosixPath(folder).parts)
-    ranked = sorted(folders, key=lambda folder: (rank(folder), folder))
-    best = [folder for folder in ranked if rank(folder) == rank(ranked[0])] if ranked else []
+    ranks = {folder: rank(folder) for folder in folders}
+    ranked = sorted(folders, key=lambda folder: (ranks[folder], folder))
+    best = [folder for folder in ranked if ranks[folder] == ranks[ranked[0]]]
     found = {}
     for needed in required:
         pool = candidates[needed]

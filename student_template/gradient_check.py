@@ -173,11 +173,11 @@ def check_gradient(name, f, x, analytic, dout=None, h=1e-5, verbose=True):
         numeric = eval_numerical_gradient(f, x, h)
         total = lambda: _number(f(x))
         # (rounding comes from the numbers the loss is computed from, such as large scores, too)
-        size = max(abs(total()), float(np.abs(x).max(initial=0.0)))
+        size = max(abs(_number(value)), float(np.abs(x).max(initial=0.0)))
     else:
         numeric = eval_numerical_gradient_array(f, x, dout, h)
         total = lambda: float(np.sum(np.array(f(x), dtype=np.float64) * dout))
-        size = float(np.sum(np.abs(np.array(f(x), dtype=np.float64) * dout)))
+        size = float(np.sum(np.abs(value.astype(np.float64) * dout)))
     errors = gradient_error(analytic, numeric, size, h)
     largest = max(np.abs(numeric).max(initial=0.0), np.abs(analytic).max(initial=0.0))
     kinks = [ix for ix in np.ndindex(errors.shape)
