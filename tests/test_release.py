@@ -75,6 +75,13 @@ def summary_rows(output):
     return {name: (float(score), float(possible)) for name, score, possible, _, _ in SUMMARY_ROW.findall(section)}
 
 
+def failures_section(output):
+    """The FAILURES section of a run: the text between its header and the next one. (Not the short
+    summary after it, whose lines pytest prints whole, messages and all, where $CI is set.)"""
+    after = output.split("= FAILURES =", 1)[1]
+    return re.split(r"^={5,} .+ ={5,}$", after, maxsplit=1, flags=re.M)[0]
+
+
 def assert_no_internal_errors(run):
     text = run.stdout + run.stderr
     assert "INTERNALERROR" not in text
@@ -385,7 +392,7 @@ def test_interface_problems_come_first_and_name_the_fix(release, venv, tmp_path)
     assert_no_internal_errors(run)
     outcomes = outcome_lines(run.stdout)
     assert next(iter(outcomes.items())) == ("test_interface", "FAILED")
-    failures = run.stdout.split("= FAILURES =", 1)[1]
+    failures = failures_section(run.stdout)
     interface = failures.split("_ test_interface _", 1)[1].split("\n_", 1)[0]
     assert "conv_forward must accept (x, w, b, conv_param); yours takes (x, w, b, stride, pad)" in interface
     assert "fc_net.py:" in interface and "syntax error" in interface
@@ -565,7 +572,7 @@ def test_without_linux_own_facilities_a_loop_costs_its_functions_cases_and_a_cra
     failed = {name for name, outcome in outcome_lines(run.stdout).items() if outcome == "FAILED"}
     loop = [case for case in PUBLIC if case["function"] == "leaky_relu_forward"]
     assert failed == {case_test_id(case) for case in loop} | {"test_affine_forward[4-D input reshaped into rows]"}
-    failures = run.stdout.split("= FAILURES =", 1)[1]
+    failures = failures_section(run.stdout)
     assert failures.count("Look for a loop that never ends.") == 2
     assert "not run: 2 earlier cases of leaky_relu_forward timed out" in failures
     assert failures.count("ended during the call (exit status 3)") == 1
