@@ -85,3 +85,74 @@ def test_the_sandbox_user_is_announced_before_it_is_created_and_only_then(capfd)
         assert capfd.readouterr().err == ""   # it exists now: nothing to announce
     finally:
         subprocess.run(["userdel", name], capture_output=True)
+
+
+@pytest.fixture
+def probe_user():
+    """(uid, gid) of a sandbox-like user of this test's own, and a folder it may enter that holds
+    a file it may read and one only root may."""
+    import shutil
+    import tempfile
+    from grader.sandbox.user import ensure_user
+    if os.geteuid() != 0:
+        pytest.skip("only root can take on another user's identity")
+    name = f"bpgprobe{os.getpid() % 100000}"
+    folder = tempfile.mkdtemp(prefix="bpg-probe-")
+    os.chmod(folder, 0o755)
+    for file, mode in (("public", 0o644), ("secret", 0o600)):
+        with open(os.path.join(folder, file), "w") as handle:
+            handle.write(file)
+        os.chmod(os.path.join(folder, file), mode)
+    try:
+        yield ensure_user(name), folder
+    finally:
+        shutil.rmtree(folder)
+        subprocess.run(["userdel", name], capture_output=True)
+
+
+def _what_the_user_sees(folder):
+    return {"ids": [list(os.getresuid()), list(os.getresgid()), os.getgroups()],
+            "public": os.access(os.path.join(folder, "public"), os.R_OK),
+            "secret": os.access(os.path.join(folder, "secret"), os.R_OK),
+            "write": os.access(folder, os.W_OK)}
+
+
+@pytest.mark.parametrize("way", ["thread", "fork"])
+def test_the_access_probe_sees_what_the_sandbox_user_sees_and_the_grader_stays_root(probe_user, way, monkeypatch):
+    from types import SimpleNamespace
+    from grader.sandbox import user
+    (uid, gid), folder = probe_user
+    if way == "fork":  # as on a platform where a thread cannot change its user alone
+        monkeypatch.setattr(user, "_SET_IDENTITY", {})
+    elif os.uname().machine not in user._SET_IDENTITY:
+        pytest.skip("no per-thread identity calls known for this architecture")
+    groups = os.getgroups()
+    found = user._as_user(SimpleNamespace(uid=uid, gid=gid), lambda: _what_the_user_sees(folder))
+    assert found == {"ids": [[uid] * 3, [gid] * 3, []], "public": True, "secret": False, "write": False}
+    assert (os.getresuid(), os.getresgid(), os.getgroups()) == ((0, 0, 0), (0, 0, 0), groups)
+    assert os.access(os.path.join(folder, "secret"), os.R_OK)
+
+
+def test_the_probe_thread_takes_on_the_user_alone(probe_user):
+    """The thread's identity is the thread's: not the grader's other threads'."""
+    import threading
+    from grader.sandbox import user
+    (uid, gid), folder = probe_user
+    if os.uname().machine not in user._SET_IDENTITY:
+        pytest.skip("no per-thread identity calls known for this architecture")
+    seen, go, done = [], threading.Event(), threading.Event()
+
+    def other_thread():
+        go.wait(10)
+        seen.append(os.getresuid())  # asked while the probe runs as the sandbox user
+        done.set()
+    bystander = threading.Thread(target=other_thread)
+    bystander.start()
+
+    def probe():
+        go.set()
+        done.wait(10)
+        return list(os.getresuid())
+    assert user._in_thread_as(uid, gid, probe) == [uid] * 3
+    bystander.join()
+    assert seen == [(0, 0, 0)]
