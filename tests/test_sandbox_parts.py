@@ -156,3 +156,21 @@ def test_the_probe_thread_takes_on_the_user_alone(probe_user):
     assert user._in_thread_as(uid, gid, probe) == [uid] * 3
     bystander.join()
     assert seen == [(0, 0, 0)]
+
+
+def test_the_sweep_finds_a_users_live_processes_and_not_its_ended_ones(probe_user):
+    (uid, gid), _ = probe_user
+    options = {"user": uid, "group": gid, "extra_groups": []}
+    live = subprocess.Popen(["sleep", "30"], **options)
+    ended = subprocess.Popen(["true"], **options)  # a zombie until waited for
+    try:
+        deadline = time.monotonic() + 10
+        while processes._process_table()[ended.pid][2] is False and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert processes._process_table()[ended.pid] == (os.getpid(), uid, True)
+        assert processes._live_processes_of(uid) == [live.pid]
+    finally:
+        live.kill()
+        live.wait()
+        ended.wait()
+    assert processes._live_processes_of(uid) == []
