@@ -433,6 +433,72 @@ def serve(read_fd, write_fd, directory, module_names):
         write_all(write_fd, encode_message(reply, outputs))
 
 
+def _use_compiled(header, arrays):
+    """Let the imports of the submission's modules run the code the grader compiled from the
+    same bytes (session.compile_for_worker), instead of compiling them here: most of what an
+    import costs. Only where this Python reads that code (the same bytecode version), and only
+    for a file the import finds where the grader compiled it for, unchanged since."""
+    if not isinstance(header, dict):
+        return
+    try:
+        from importlib._bootstrap_external import MAGIC_NUMBER
+        if bytes.fromhex(str(header["magic"])) != MAGIC_NUMBER:
+            return
+        compiled = {str(name): (str(path), arrays[f"{name}.source"].tobytes(), arrays[f"{name}.code"].tobytes())
+                    for name, path in header["paths"].items()}
+    except (ImportError, AttributeError, KeyError, TypeError, ValueError):
+        return
+    from importlib.machinery import PathFinder
+    at = sys.meta_path.index(PathFinder) if PathFinder in sys.meta_path else len(sys.meta_path)
+    sys.meta_path.insert(at, CompiledFinder(compiled))
+
+
+class CompiledFinder:
+    """Finds a submission's module as the path finder does, and hands its spec a loader that
+    runs the grader's code for it: the spec, the module's attributes and its tracebacks are a
+    plain import's. Anything else (another name, a package or a file elsewhere that the path
+    finder found first) is left to the finders after it."""
+
+    def __init__(self, compiled):
+        self.compiled = compiled   # module -> (path, source bytes, marshalled code)
+
+    def find_spec(self, fullname, path=None, target=None):
+        entry = self.compiled.get(fullname) if path is None else None
+        if entry is None:
+            return None
+        from importlib.machinery import PathFinder, SourceFileLoader
+        spec = PathFinder.find_spec(fullname, None, target)
+        if spec is None or type(spec.loader) is not SourceFileLoader or spec.origin != entry[0]:
+            return None
+        spec.loader = _compiled_loader()(fullname, spec.origin, entry[1], entry[2])
+        return spec
+
+
+_loader_class = []
+
+
+def _compiled_loader():
+    """CompiledLoader, made on first use: a worker imports importlib.machinery only if it needs it."""
+    if not _loader_class:
+        from importlib.machinery import SourceFileLoader
+
+        class CompiledLoader(SourceFileLoader):
+            """A source file's loader whose code is the grader's, as long as the file holds the
+            bytes that code was compiled from."""
+
+            def __init__(self, fullname, path, source, code):
+                super().__init__(fullname, path)
+                self._source, self._code = source, code
+
+            def get_code(self, fullname):
+                if fullname == self.name and self.get_data(self.path) == self._source:
+                    import marshal
+                    return marshal.loads(self._code)
+                return super().get_code(fullname)
+        _loader_class.append(CompiledLoader)
+    return _loader_class[0]
+
+
 class ImportBlocker:
     """Refuses the assignment's forbidden packages, however the import is spelled."""
 
@@ -690,6 +756,7 @@ def _work(read_fd, write_fd, directory, blocked):
     if message is None or message[0].get("type") != "import":
         os._exit(0)  # the parent found nothing to run
     module_names = [str(name) for name in message[0].get("modules", [])]
+    _use_compiled(message[0].get("compiled"), message[1])
     serve(read_fd, write_fd, directory, module_names)
     _flush()
     os._exit(0)  # skip the student's atexit hooks: nothing runs after the last answer
