@@ -174,3 +174,23 @@ def test_the_sweep_finds_a_users_live_processes_and_not_its_ended_ones(probe_use
         live.wait()
         ended.wait()
     assert processes._live_processes_of(uid) == []
+
+
+def test_while_a_process_of_the_user_runs_the_probe_is_a_child_not_a_thread_of_the_grader(probe_user, monkeypatch):
+    """A process of the user could reach a thread with its identity (limits, signals): the probe
+    then runs in a forked child, which sees the same."""
+    from types import SimpleNamespace
+    from grader.sandbox import user
+    (uid, gid), folder = probe_user
+    threads = []
+    monkeypatch.setattr(user, "_in_thread_as", lambda *args: threads.append(args) or user._NO_THREAD)
+    running = subprocess.Popen(["sleep", "30"], user=uid, group=gid, extra_groups=[])
+    try:
+        found = user._as_user(SimpleNamespace(uid=uid, gid=gid), lambda: _what_the_user_sees(folder))
+    finally:
+        running.kill()
+        running.wait()
+    assert found == {"ids": [[uid] * 3, [gid] * 3, []], "public": True, "secret": False, "write": False}
+    assert threads == []
+    user._as_user(SimpleNamespace(uid=uid, gid=gid), lambda: _what_the_user_sees(folder))
+    assert len(threads) == 1   # with none running, the thread is tried

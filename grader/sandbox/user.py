@@ -72,15 +72,20 @@ def ensure_user(name):
 def _as_user(sandbox, function):
     """Run function() as the sandbox user, with no groups but its own; return its JSON result.
 
-    On Linux it runs in a thread of its own that becomes the user alone: the kernel keeps a
-    user per thread, and glibc makes a change of user apply to every thread only through its
-    wrappers, which the thread bypasses. The thread can never become root again, and its
-    identity ends with it. Elsewhere, or if that fails, it runs in a forked child, which costs
-    a copy of this process (a batch's grading process pays for that once per submission).
+    On Linux, when the user has no process running, it runs in a thread of its own that becomes
+    the user alone: the kernel keeps a user per thread, and glibc makes a change of user apply
+    to every thread only through its wrappers, which the thread bypasses. The thread can never
+    become root again, and its identity ends with it. Otherwise it runs in a forked child, which
+    costs a copy of this process (a batch's grading process would pay for that per submission).
     """
-    result = _in_thread_as(sandbox.uid, sandbox.gid, function)
-    if result is not _NO_THREAD:
-        return result
+    from .processes import _live_processes_of
+    # While the thread has the user's identity, a process of that user could reach it (and,
+    # through it, limits that are the whole process's): none may run then. The sweep before
+    # the probe ended them all; if any is left, the probe runs in a child of its own.
+    if not _live_processes_of(sandbox.uid):
+        result = _in_thread_as(sandbox.uid, sandbox.gid, function)
+        if result is not _NO_THREAD:
+            return result
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # child: drop to the sandbox user, answer, exit without cleanup
