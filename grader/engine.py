@@ -116,7 +116,7 @@ def grade(submission_path, cases_root="test_cases", config_path=None, results_di
             result.notices += box.notices
             result.notes += _install(box, submission.files)
             _load_scoring()  # the parent's NumPy and scoring code, before any student code runs
-            session.compile_sources({m["name"]: (m["file"], submission.files[m["file"]])
+            session.share_code({m["name"]: (m["file"], submission.files[m["file"]])
                                      for m in manifest.modules if m["name"] in runnable and m["file"] in submission.files})
             session.begin(runnable)
             reporting = _Loader(_load_reporting)  # loads while the worker imports and computes

@@ -19,38 +19,8 @@ from .worker import OUTPUT_FILE_LIMIT, ProtocolError, encode_message
 MAX_ANSWER_BYTES = 32 << 20
 
 
-# A worker compiles a larger file itself, under its own limits.
-COMPILE_AT_MOST = 1 << 20
-
-
-def compile_for_worker(source, path):
-    """The marshalled code a worker's import of the file at `path` would compile from these
-    bytes, as importlib's source loader compiles it (bytes, so the file's own encoding line
-    counts; no inherited future flags; no optimization, as the worker runs); or None, and the
-    worker compiles the file itself: one too large, or one that fails or warns, so that the
-    student sees the error or the warning where a plain import shows it, in the worker's output.
-
-    The grader parses the file anyway (static.py); compiling it here costs about as much, once a
-    grade, where each worker's own compiling cost twice that (fresh memory in a forked process),
-    and the hidden cases' worker would compile it a second time.
-    """
-    import marshal
-    import warnings
-    if not isinstance(source, bytes) or len(source) > COMPILE_AT_MOST:
-        return None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            code = compile(source, path, "exec", dont_inherit=True, optimize=0)
-    except Exception:  # SyntaxError, a warning made an error, ValueError (a null byte), RecursionError, MemoryError
-        return None
-    return marshal.dumps(code)
-
-
-def _magic():
-    """The bytecode's version: code compiled here runs only in a worker whose Python reads the same."""
-    from importlib.util import MAGIC_NUMBER
-    return MAGIC_NUMBER
+# At most this much compiled code is taken from a worker, for the next.
+MAX_RELAYED_CODE = 4 << 20
 
 
 def _bytes_array(data):
@@ -122,40 +92,63 @@ class Session:
         return self.wait_ready(deadline)
 
     def begin(self, modules=None):
-        """Tell the worker launched last to import the modules (these, or the session's own),
-        with the code compiled here from the sources given to compile_sources()."""
+        """Tell the worker launched last to import the modules (these, or the session's own).
+
+        The first worker of a submission compiles its modules as a plain import does, and
+        sends the code back with its "ready"; a later worker (the hidden cases', or one after a
+        crash) gets that code with the sources given to share_code(), and runs it instead
+        of compiling the same files again (see worker.SubmissionFinder). The grader never reads
+        that code: it passes it on, bounded, as bytes.
+        """
         if modules is not None:
             self.modules = list(modules)
         self._began = time.monotonic()
         header, arrays = {"type": "import", "modules": self.modules}, []
-        compiled = {name: self._compiled(name) for name in self.modules}
-        compiled = {name: found for name, found in compiled.items() if found is not None}
+        compiled = {}
+        for name in self.modules:
+            file, source = self._sources.get(name, (None, None))
+            relayed = self._relayed.get(name)
+            if relayed is not None:
+                compiled[name] = {"path": relayed[0], "magic": relayed[1]}
+                arrays += [(f"{name}.source", _bytes_array(source)), (f"{name}.code", _bytes_array(relayed[2]))]
+            elif file is not None:
+                header["record"] = True
         if compiled:
-            header["compiled"] = {"magic": _magic().hex(), "paths": {name: path for name, (path, _, _) in compiled.items()}}
-            for name, (_, source, code) in compiled.items():
-                arrays += [(f"{name}.source", _bytes_array(source)), (f"{name}.code", _bytes_array(code))]
+            header["compiled"] = compiled
         try:
             self._write(encode_message(header, arrays))
         except OSError:
             pass  # the worker is gone already: wait_ready() reports how it ended
 
-    def compile_sources(self, sources):
-        """{module: (file name in the worker's folder, bytes)}: the modules begin() sends compiled,
-        so that no worker compiles them (the hidden cases' worker would do it a second time).
-        Each is compiled here once per folder: the code names the file where the worker finds it."""
+    def share_code(self, sources):
+        """{module: (its file in the worker's folder, the bytes installed there)}: the modules
+        whose code a worker may pass on to the next (see begin())."""
         self._sources = dict(sources)
-        self._compiled_in = {}
+        self._relayed = {}
 
-    def _compiled(self, name):
-        """(path, source, marshalled code) of a module for the current worker, or None."""
-        file, source = getattr(self, "_sources", {}).get(name, (None, None))
-        if file is None:
-            return None
-        path = os.path.join(str(self.box.workdir), file)
-        if (name, path) not in self._compiled_in:
-            code = compile_for_worker(source, path)
-            self._compiled_in[(name, path)] = None if code is None else (path, source, code)
-        return self._compiled_in[(name, path)]
+    _sources, _relayed = {}, {}
+
+    def _keep_compiled(self, compiled, arrays):
+        """Keep the code a worker sent with its "ready" for the modules of share_code(),
+        where it says it compiled the file where this session installed it; never more than
+        MAX_RELAYED_CODE bytes. What it sends is the student's to choose, like the
+        source, and runs only in a later worker of the same submission."""
+        if not isinstance(compiled, dict) or not self._sources:
+            return
+        total = 0
+        for name, (file, _) in self._sources.items():
+            entry = compiled.get(name)
+            code = arrays.get(f"{name}.code")
+            path = os.path.join(str(self.box.workdir), file)
+            if not isinstance(entry, dict) or entry.get("path") != path or code is None:
+                continue
+            magic = entry.get("magic")
+            if not isinstance(magic, str) or len(magic) > 64 or code.dtype.str != "|u1" or code.ndim != 1:
+                continue
+            total += code.size
+            if total > MAX_RELAYED_CODE:
+                return
+            self._relayed[name] = (path, magic, code.tobytes())
 
     def wait_ready(self, deadline=None):
         """Read the import reports of the worker launched last; {module: ImportStatus}."""
@@ -175,9 +168,10 @@ class Session:
                             statuses[later] = ImportStatus(later, False, ended=f"{pending[0]}.py was "
                                                                                 f"imported first and ended the process ({ended})")
                     break
-                header, _ = message
+                header, arrays = message
                 if header.get("type") == "ready":
                     self._dropped_at_import = _count(header.get("dropped"))
+                    self._keep_compiled(header.get("compiled"), arrays)
                     break
                 if header.get("type") != "import" or header.get("module") not in pending:
                     raise ProtocolError("unexpected message while importing")

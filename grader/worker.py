@@ -390,15 +390,20 @@ def _import_module(name, directory):
     return module, status
 
 
-def serve(read_fd, write_fd, directory, module_names):
-    """Import the submission, then answer calls until the parent closes the pipe."""
+def serve(read_fd, write_fd, directory, module_names, finder=None):
+    """Import the submission, then answer calls until the parent closes the pipe.
+    finder: the SubmissionFinder of the import request, whose recorded code goes with "ready"."""
     sys.path.insert(0, directory)
     modules = {}
     for name in module_names:
         module, status = _import_module(name, directory)
         modules[name] = module
         write_all(write_fd, encode_message({"type": "import", **status}))
-    write_all(write_fd, encode_message({"type": "ready", "dropped": _take_dropped()}))
+    try:  # (the student's code ran meanwhile, and may have changed what the finder holds)
+        compiled, arrays = finder.ready_message() if finder is not None else ({}, [])
+    except Exception:
+        compiled, arrays = {}, []
+    write_all(write_fd, encode_message({"type": "ready", "dropped": _take_dropped(), **compiled}, arrays))
     while True:
         message = read_message(read_fd)
         if message is None:
@@ -433,69 +438,126 @@ def serve(read_fd, write_fd, directory, module_names):
         write_all(write_fd, encode_message(reply, outputs))
 
 
-def _use_compiled(header, arrays):
-    """Let the imports of the submission's modules run the code the grader compiled from the
-    same bytes (session.compile_for_worker), instead of compiling them here: most of what an
-    import costs. Only where this Python reads that code (the same bytecode version), and only
-    for a file the import finds where the grader compiled it for, unchanged since."""
-    if not isinstance(header, dict):
-        return
+# At most this much compiled code is sent back with "ready" (the grader keeps no more).
+MAX_RECORDED_CODE = 4 << 20
+
+
+def _submission_finder(message):
+    """The finder for the submission's modules that the import request asks for (see
+    SubmissionFinder), placed just before the path finder; None if it asks for none."""
+    header, arrays = message
+    compiled, record = {}, set()
+    magic = _magic()
+    entries = header.get("compiled")
+    for name, entry in (entries.items() if isinstance(entries, dict) and magic else ()):
+        try:
+            if isinstance(entry, dict) and bytes.fromhex(str(entry["magic"])) == magic:
+                compiled[str(name)] = (str(entry["path"]), arrays[f"{name}.source"].tobytes(),
+                                       arrays[f"{name}.code"].tobytes())
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+    if header.get("record") is True and magic:
+        record = {str(name) for name in header.get("modules", []) if str(name) not in compiled}
+    if not compiled and not record:
+        return None
+    from importlib.machinery import PathFinder
+    finder = SubmissionFinder(compiled, record)
+    at = sys.meta_path.index(PathFinder) if PathFinder in sys.meta_path else len(sys.meta_path)
+    sys.meta_path.insert(at, finder)
+    return finder
+
+
+def _magic():
+    """This Python's bytecode version, or b"" where it cannot be told."""
     try:
         from importlib._bootstrap_external import MAGIC_NUMBER
-        if bytes.fromhex(str(header["magic"])) != MAGIC_NUMBER:
-            return
-        compiled = {str(name): (str(path), arrays[f"{name}.source"].tobytes(), arrays[f"{name}.code"].tobytes())
-                    for name, path in header["paths"].items()}
-    except (ImportError, AttributeError, KeyError, TypeError, ValueError):
-        return
-    from importlib.machinery import PathFinder
-    at = sys.meta_path.index(PathFinder) if PathFinder in sys.meta_path else len(sys.meta_path)
-    sys.meta_path.insert(at, CompiledFinder(compiled))
+        return bytes(MAGIC_NUMBER)
+    except (ImportError, AttributeError, TypeError):
+        return b""
 
 
-class CompiledFinder:
-    """Finds a submission's module as the path finder does, and hands its spec a loader that
-    runs the grader's code for it: the spec, the module's attributes and its tracebacks are a
-    plain import's. Anything else (another name, a package or a file elsewhere that the path
+class SubmissionFinder:
+    """The submission's modules, found as the path finder finds them, with a loader that
+    either records the code it compiles (the first worker of a submission, which sends it
+    back with "ready"), or runs the code an earlier worker recorded, when the file still
+    holds the bytes it was compiled from (a later worker: the hidden cases'), instead of
+    compiling the same file again. The spec, the module's attributes and its tracebacks are a
+    plain import's. Anything else (another name, a package, or a file elsewhere that the path
     finder found first) is left to the finders after it."""
 
-    def __init__(self, compiled):
+    def __init__(self, compiled, record):
         self.compiled = compiled   # module -> (path, source bytes, marshalled code)
+        self.record = record       # modules whose code to record
+        self.recorded = {}         # module -> (path, marshalled code)
 
     def find_spec(self, fullname, path=None, target=None):
-        entry = self.compiled.get(fullname) if path is None else None
-        if entry is None:
+        if path is not None or (fullname not in self.compiled and fullname not in self.record):
             return None
         from importlib.machinery import PathFinder, SourceFileLoader
         spec = PathFinder.find_spec(fullname, None, target)
-        if spec is None or type(spec.loader) is not SourceFileLoader or spec.origin != entry[0]:
+        if spec is None or type(spec.loader) is not SourceFileLoader:
             return None
-        spec.loader = _compiled_loader()(fullname, spec.origin, entry[1], entry[2])
+        entry = self.compiled.get(fullname)
+        if entry is not None and os.path.basename(spec.origin) == os.path.basename(entry[0]):
+            spec.loader = _compiled_loader()(fullname, spec.origin, entry[1], entry[2], None, entry[0])
+        elif fullname in self.record:
+            spec.loader = _compiled_loader()(fullname, spec.origin, None, None, self.recorded, None)
+        else:
+            return None
         return spec
+
+    def ready_message(self):
+        """The recorded code, for the "ready" message: (header entries, arrays)."""
+        import numpy as np
+        compiled, arrays, total = {}, [], 0
+        magic = _magic().hex()
+        for name, (path, code) in self.recorded.items():
+            total += len(code)
+            if total > MAX_RECORDED_CODE:
+                break
+            compiled[name] = {"path": path, "magic": magic}
+            arrays.append((f"{name}.code", np.frombuffer(code, dtype=np.uint8)))
+        return ({"compiled": compiled} if compiled else {}), arrays
+
+
+def _moved(code, path):
+    """The code, and every function's in it, naming `path` as its file (the code was compiled
+    from the same bytes in another folder: the first worker's, where the next has its own)."""
+    consts = tuple(_moved(item, path) if isinstance(item, type(code)) else item for item in code.co_consts)
+    return code.replace(co_filename=path, co_consts=consts)
 
 
 _loader_class = []
 
 
 def _compiled_loader():
-    """CompiledLoader, made on first use: a worker imports importlib.machinery only if it needs it."""
+    """SubmissionFinder's loader class, made on first use: a worker imports importlib.machinery
+    only if it needs it."""
     if not _loader_class:
         from importlib.machinery import SourceFileLoader
 
-        class CompiledLoader(SourceFileLoader):
-            """A source file's loader whose code is the grader's, as long as the file holds the
-            bytes that code was compiled from."""
+        class SubmissionLoader(SourceFileLoader):
+            """A source file's loader that runs the given code as long as the file holds the
+            bytes it was compiled from, else compiles the file; and records what it compiled."""
 
-            def __init__(self, fullname, path, source, code):
+            def __init__(self, fullname, path, source, code, recorded, compiled_at):
                 super().__init__(fullname, path)
-                self._source, self._code = source, code
+                self._source, self._code, self._recorded = source, code, recorded
+                self._compiled_at = compiled_at   # the path the code names as its file
 
             def get_code(self, fullname):
-                if fullname == self.name and self.get_data(self.path) == self._source:
-                    import marshal
-                    return marshal.loads(self._code)
-                return super().get_code(fullname)
-        _loader_class.append(CompiledLoader)
+                import marshal
+                if fullname == self.name and self._source is not None and self.get_data(self.path) == self._source:
+                    code = marshal.loads(self._code)
+                    return code if self._compiled_at == self.path else _moved(code, self.path)
+                code = super().get_code(fullname)
+                if self._recorded is not None and fullname == self.name:
+                    try:
+                        self._recorded[fullname] = (self.path, marshal.dumps(code))
+                    except ValueError:  # nested too deeply to marshal: the next worker compiles it
+                        pass
+                return code
+        _loader_class.append(SubmissionLoader)
     return _loader_class[0]
 
 
@@ -756,8 +818,7 @@ def _work(read_fd, write_fd, directory, blocked):
     if message is None or message[0].get("type") != "import":
         os._exit(0)  # the parent found nothing to run
     module_names = [str(name) for name in message[0].get("modules", [])]
-    _use_compiled(message[0].get("compiled"), message[1])
-    serve(read_fd, write_fd, directory, module_names)
+    serve(read_fd, write_fd, directory, module_names, _submission_finder(message))
     _flush()
     os._exit(0)  # skip the student's atexit hooks: nothing runs after the last answer
 
