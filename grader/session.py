@@ -76,6 +76,7 @@ class Session:
         self.import_output = ""
         self.forbidden = []         # forbidden packages found in a worker's memory (where it can be read)
         self._calls = 0
+        self._sources, self._relayed = {}, {}   # see share_code()
 
     def __enter__(self):
         return self
@@ -125,8 +126,6 @@ class Session:
         whose code a worker may pass on to the next (see begin())."""
         self._sources = dict(sources)
         self._relayed = {}
-
-    _sources, _relayed = {}, {}
 
     def _keep_compiled(self, compiled, arrays):
         """Keep the code a worker sent with its "ready" for the modules of share_code(),
